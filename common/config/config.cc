@@ -333,18 +333,25 @@ absl::Status ParseCommandLine(int argc, const char* const* argv, const std::stri
   for (const std::string& key : schema.Keys()) {
     keys.add_options()(key.c_str(), po::value<std::string>(), "");
   }
+  po::options_description stray;
+  stray.add_options()("stray-argument", po::value<std::vector<std::string>>(), "");
   po::options_description all;
-  all.add(general).add(keys);
+  all.add(general).add(keys).add(stray);
 
   po::variables_map vm;
   try {
     const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
-    const po::positional_options_description no_positional;  // a stray argument is an error
-    po::store(po::command_line_parser(argc, argv).options(all).style(style).positional(no_positional).run(),
-              vm);
+    po::positional_options_description positional;  // collected only to be refused below
+    positional.add("stray-argument", -1);
+    po::store(po::command_line_parser(argc, argv).options(all).style(style).positional(positional).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     return absl::InvalidArgumentError(std::string("command line: ") + e.what());
+  }
+  if (vm.count("stray-argument")) {
+    return absl::InvalidArgumentError("command line: unexpected argument '" +
+                                      vm["stray-argument"].as<std::vector<std::string>>().front() +
+                                      "' (a config file is given with --config FILE)");
   }
   if (vm.count("help")) {
     out->help = true;

@@ -47,8 +47,8 @@ spdlog::logger& Http();     // HTTP servers (admin, metrics)
 
 }  // namespace im::log
 
-#define IM_LOG_TRACE(logger, ...) SPDLOG_LOGGER_TRACE(&(logger), __VA_ARGS__)
-#define IM_LOG_DEBUG(logger, ...) SPDLOG_LOGGER_DEBUG(&(logger), __VA_ARGS__)
+#define IM_LOG_TRACE(logger, ...) (logger).trace(__VA_ARGS__)
+#define IM_LOG_DEBUG(logger, ...) (logger).debug(__VA_ARGS__)
 #define IM_LOG_INFO(logger, ...) (logger).info(__VA_ARGS__)
 #define IM_LOG_WARN(logger, ...) (logger).warn(__VA_ARGS__)
 #define IM_LOG_ERROR(logger, ...) (logger).error(__VA_ARGS__)

@@ -71,6 +71,7 @@ const char* ParseStatusName(ParseStatus status) {
 }
 
 void FrameDecoder::Append(std::string_view bytes) {
+  if (error_ != ParseStatus::kNeedMore) return;  // the stream is dead: buffer nothing more
   // Drop what earlier frames consumed before growing the buffer, so it holds at
   // most one partial frame plus the new bytes.
   if (read_pos_ > 0) {

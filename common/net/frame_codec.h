@@ -53,7 +53,8 @@ ParseResult ParseFrame(std::string_view data, std::size_t max_body = kMaxBodySiz
 /// the body is larger than kMaxBodySize.
 bool AppendFrame(const FrameHeader& header, std::string_view body, std::string* out);
 
-/// Writes the 16 header bytes for a body of `body_size` bytes (<= kMaxBodySize).
+/// Writes the 16 header bytes for a body of `body_size` bytes. Precondition:
+/// body_size <= kMaxBodySize (larger sizes cannot be expressed).
 void WriteHeader(const FrameHeader& header, std::size_t body_size, char out[kHeaderSize]);
 
 const char* ParseStatusName(ParseStatus status);
@@ -69,7 +70,7 @@ class FrameDecoder {
 
   /// Returns the next whole frame, kNeedMore when none is complete yet, or an
   /// error status, after which the decoder keeps returning that error.
-  /// The frame's body stays valid until the next Append() or Next().
+  /// The frame's body stays valid until the next Append().
   ParseResult Next();
 
   /// Bytes buffered and not yet returned as frames.
