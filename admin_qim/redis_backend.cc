@@ -37,9 +37,13 @@ std::string RedisBackend::EventJson(const std::string& kind, std::int64_t id, co
 
 absl::Status RedisBackend::Publish(const std::string& kind, std::int64_t id, const std::vector<std::int64_t>& uids) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto reply = client_->Run({"PUBLISH", kDirectoryChannel, EventJson(kind, id, uids)});
-  if (!reply.ok()) return reply.status();
-  if (reply->is_error()) return absl::InternalError("redis: " + reply->str);
+  // The version counter is what access_servers poll (a missed PUBLISH cannot
+  // leave them stale); the message is for listeners that want the details.
+  auto replies = client_->Pipeline({{"INCR", kDirectoryVersionKey}, {"PUBLISH", kDirectoryChannel, EventJson(kind, id, uids)}});
+  if (!replies.ok()) return replies.status();
+  for (const auto& reply : *replies) {
+    if (reply.is_error()) return absl::InternalError("redis: " + reply.str);
+  }
   return absl::OkStatus();
 }
 

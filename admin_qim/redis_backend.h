@@ -23,6 +23,8 @@
 namespace im::admin {
 
 inline constexpr char kDirectoryChannel[] = "im:directory";
+// Incremented on every directory change; access_servers poll it and drop their cache when it moves.
+inline constexpr char kDirectoryVersionKey[] = "im:directory:version";
 
 /// Login tokens. Implementations are thread safe.
 class SessionTokens {

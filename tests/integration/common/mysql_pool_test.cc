@@ -20,9 +20,10 @@ class MysqlPoolTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     server_ = new im::testing::PrivateMariaDb();
-    absl::Status s = server_->Start();
-    ASSERT_TRUE(s.ok()) << s;
+    start_status_ = server_->Start();
   }
+  // A failed start fails every test (a failure in SetUpTestSuite would only skip them).
+  void SetUp() override { ASSERT_TRUE(start_status_.ok()) << start_status_; }
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
@@ -40,6 +41,7 @@ class MysqlPoolTest : public ::testing::Test {
   }
 
   static im::testing::PrivateMariaDb* server_;
+  static inline absl::Status start_status_;
 };
 
 im::testing::PrivateMariaDb* MysqlPoolTest::server_ = nullptr;

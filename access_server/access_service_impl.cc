@@ -1,0 +1,101 @@
+#include "access_server/access_service_impl.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "access_server/access_handler.h"
+#include "common/rpc/grpc_util.h"
+
+namespace im::access {
+
+AccessServiceImpl::AccessServiceImpl(AccessHandler* handler, boost::asio::thread_pool* pool)
+    : handler_(handler), pool_(pool) {}
+
+// Runs `work` (returning grpc::Status, or a SendOutcome-like pair) on the
+// handler pool and finishes the reactor with its status.
+template <typename Work>
+grpc::ServerUnaryReactor* AccessServiceImpl::Run(grpc::CallbackServerContext* context, Work work) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (draining_.load()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "access_server is draining; retry elsewhere"));
+    return reactor;
+  }
+  boost::asio::post(*pool_, [reactor, work = std::move(work)]() mutable { work(reactor); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AccessServiceImpl::SendPeerMessage(grpc::CallbackServerContext* context,
+                                                             const rpc::SendPeerMessageRequest* request,
+                                                             rpc::SendReply* reply) {
+  return Run(context, [this, request, reply](grpc::ServerUnaryReactor* reactor) {
+    SendOutcome outcome = handler_->SendPeer(*request);
+    *reply = std::move(outcome.reply);
+    reactor->Finish(grpc::Status::OK);  // `request` and `reply` are gone after this
+    if (outcome.after) outcome.after();
+  });
+}
+
+grpc::ServerUnaryReactor* AccessServiceImpl::SendGroupMessage(grpc::CallbackServerContext* context,
+                                                              const rpc::SendGroupMessageRequest* request,
+                                                              rpc::SendReply* reply) {
+  return Run(context, [this, request, reply](grpc::ServerUnaryReactor* reactor) {
+    SendOutcome outcome = handler_->SendGroup(*request);
+    *reply = std::move(outcome.reply);
+    reactor->Finish(grpc::Status::OK);
+    if (outcome.after) outcome.after();
+  });
+}
+
+grpc::ServerUnaryReactor* AccessServiceImpl::SyncPeer(grpc::CallbackServerContext* context,
+                                                      const rpc::SyncRequest* request, rpc::SyncReply* reply) {
+  return Run(context, [this, request, reply](grpc::ServerUnaryReactor* reactor) {
+    *reply = handler_->SyncPeer(*request);
+    reactor->Finish(grpc::Status::OK);
+  });
+}
+
+grpc::ServerUnaryReactor* AccessServiceImpl::SyncGroup(grpc::CallbackServerContext* context,
+                                                       const rpc::SyncRequest* request, rpc::SyncReply* reply) {
+  return Run(context, [this, request, reply](grpc::ServerUnaryReactor* reactor) {
+    *reply = handler_->SyncGroup(*request);
+    reactor->Finish(grpc::Status::OK);
+  });
+}
+
+grpc::ServerUnaryReactor* AccessServiceImpl::GetSyncInfo(grpc::CallbackServerContext* context,
+                                                         const rpc::GetSyncInfoRequest* request,
+                                                         rpc::GetSyncInfoReply* reply) {
+  return Run(context, [this, request, reply](grpc::ServerUnaryReactor* reactor) {
+    auto result = handler_->GetSyncInfo(*request);
+    if (result.ok()) *reply = std::move(*result);
+    reactor->Finish(im::rpc::ToGrpcStatus(result.status()));
+  });
+}
+
+grpc::ServerUnaryReactor* AccessServiceImpl::GetSyncOffsets(grpc::CallbackServerContext* context,
+                                                            const rpc::GetSyncOffsetsRequest* request,
+                                                            rpc::GetSyncOffsetsReply* reply) {
+  return Run(context, [this, request, reply](grpc::ServerUnaryReactor* reactor) {
+    auto result = handler_->GetSyncOffsets(*request);
+    if (result.ok()) *reply = std::move(*result);
+    reactor->Finish(im::rpc::ToGrpcStatus(result.status()));
+  });
+}
+
+grpc::ServerUnaryReactor* AccessServiceImpl::AckOffset(grpc::CallbackServerContext* context,
+                                                       const rpc::AckOffsetRequest* request, rpc::AckOffsetReply*) {
+  return Run(context, [this, request](grpc::ServerUnaryReactor* reactor) {
+    reactor->Finish(im::rpc::ToGrpcStatus(handler_->AckOffset(*request)));
+  });
+}
+
+grpc::ServerUnaryReactor* AccessServiceImpl::ValidateToken(grpc::CallbackServerContext* context,
+                                                           const rpc::ValidateTokenRequest* request,
+                                                           rpc::ValidateTokenReply* reply) {
+  return Run(context, [this, request, reply](grpc::ServerUnaryReactor* reactor) {
+    *reply = handler_->ValidateToken(*request);
+    reactor->Finish(grpc::Status::OK);
+  });
+}
+
+}  // namespace im::access

@@ -1,0 +1,55 @@
+#pragma once
+// The gRPC surface of access_server: every call is handed to the handler
+// thread pool, so gRPC threads never block on storage, Redis or MySQL.
+
+#include <memory>
+
+#include "proto/access.grpc.pb.h"
+
+namespace boost::asio {
+class thread_pool;
+}
+
+namespace im::access {
+
+class AccessHandler;
+
+class AccessServiceImpl final : public rpc::AccessService::CallbackService {
+ public:
+  AccessServiceImpl(AccessHandler* handler, boost::asio::thread_pool* pool);
+
+  /// While draining, new calls are answered UNAVAILABLE ("go elsewhere").
+  void SetDraining() { draining_.store(true); }
+
+  grpc::ServerUnaryReactor* SendPeerMessage(grpc::CallbackServerContext* context,
+                                            const rpc::SendPeerMessageRequest* request,
+                                            rpc::SendReply* reply) override;
+  grpc::ServerUnaryReactor* SendGroupMessage(grpc::CallbackServerContext* context,
+                                             const rpc::SendGroupMessageRequest* request,
+                                             rpc::SendReply* reply) override;
+  grpc::ServerUnaryReactor* SyncPeer(grpc::CallbackServerContext* context, const rpc::SyncRequest* request,
+                                     rpc::SyncReply* reply) override;
+  grpc::ServerUnaryReactor* SyncGroup(grpc::CallbackServerContext* context, const rpc::SyncRequest* request,
+                                      rpc::SyncReply* reply) override;
+  grpc::ServerUnaryReactor* GetSyncInfo(grpc::CallbackServerContext* context,
+                                        const rpc::GetSyncInfoRequest* request,
+                                        rpc::GetSyncInfoReply* reply) override;
+  grpc::ServerUnaryReactor* GetSyncOffsets(grpc::CallbackServerContext* context,
+                                           const rpc::GetSyncOffsetsRequest* request,
+                                           rpc::GetSyncOffsetsReply* reply) override;
+  grpc::ServerUnaryReactor* AckOffset(grpc::CallbackServerContext* context, const rpc::AckOffsetRequest* request,
+                                      rpc::AckOffsetReply* reply) override;
+  grpc::ServerUnaryReactor* ValidateToken(grpc::CallbackServerContext* context,
+                                          const rpc::ValidateTokenRequest* request,
+                                          rpc::ValidateTokenReply* reply) override;
+
+ private:
+  template <typename Work>
+  grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context, Work work);
+
+  AccessHandler* handler_;
+  boost::asio::thread_pool* pool_;
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace im::access

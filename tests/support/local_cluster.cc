@@ -1,0 +1,232 @@
+#include "tests/support/local_cluster.h"
+
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace im::testing {
+namespace {
+
+std::string Join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : ",") + p;
+  return out;
+}
+
+std::string Local(int port) { return "127.0.0.1:" + std::to_string(port); }
+
+// GET http://127.0.0.1:port/path; returns the status (0 when unreachable).
+int HttpStatus(int port, const std::string& path) {
+  std::string out;
+  RunCommand({"curl", "-s", "-o", "/dev/null", "-m", "2", "-w", "%{http_code}", "http://" + Local(port) + path}, &out);
+  return std::atoi(out.c_str());
+}
+
+}  // namespace
+
+std::string BinaryPath(const std::string& daemon) {
+  const std::string dir = daemon == "qim" ? "admin_qim" : daemon;
+  return std::string(IM_BUILD_DIR) + "/" + dir + "/" + daemon;
+}
+
+LocalCluster::LocalCluster() = default;
+LocalCluster::~LocalCluster() { Stop(); }
+
+absl::Status LocalCluster::Launch(const std::string& name, Component component) {
+  component.admin_port = PickFreePort();
+  component.args.insert(component.args.begin(), component.binary);
+  component.args.push_back("--admin.listen");
+  component.args.push_back(Local(component.admin_port));
+  component.args.push_back("--admin.drain_timeout_ms");
+  component.args.push_back("2000");
+  auto extra = options_.extra_flags.find(name);
+  if (extra != options_.extra_flags.end()) {
+    component.args.insert(component.args.end(), extra->second.begin(), extra->second.end());
+  }
+  components_[name] = std::move(component);
+  order_.push_back(name);
+  return StartProcess(name);
+}
+
+absl::Status LocalCluster::StartProcess(const std::string& name) {
+  Component& c = components_.at(name);
+  auto child = ChildProcess::Start(c.args, dir_->path() + "/" + name + ".log");
+  if (!child.ok()) return child.status();
+  c.process = std::move(*child);
+  return WaitHealthy(name);
+}
+
+absl::Status LocalCluster::WaitHealthy(const std::string& name) {
+  Component& c = components_.at(name);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!c.process.running()) {
+      return absl::InternalError(name + " exited during start-up:\n" + log(name));
+    }
+    if (HttpStatus(c.admin_port, "/healthz") == 200 && (c.port == 0 || WaitForPort(c.port, std::chrono::milliseconds(1)))) {
+      return absl::OkStatus();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return absl::DeadlineExceededError(name + " did not become healthy:\n" + log(name));
+}
+
+absl::Status LocalCluster::Start(const ClusterOptions& options) {
+  options_ = options;
+  dir_ = std::make_unique<TempDir>("imcluster");
+  if (absl::Status s = redis_.Start(); !s.ok()) return s;
+  if (absl::Status s = mysql_.Start(); !s.ok()) return s;
+  const std::vector<std::string> mysql_flags = {
+      "--mysql.host", "127.0.0.1", "--mysql.port", std::to_string(mysql_.port()), "--mysql.user", mysql_.user(),
+      "--mysql.password", mysql_.password(), "--mysql.database", mysql_.database()};
+  const std::vector<std::string> redis_flags = {"--redis.host", "127.0.0.1", "--redis.port",
+                                                std::to_string(redis_.port())};
+
+  if (options.admin) {
+    Component admin;
+    admin.binary = BinaryPath("admin_qim");
+    admin.port = PickFreePort();
+    grpc_ports_["admin"] = PickFreePort();
+    admin.args = {"--http.listen", Local(admin.port), "--grpc.listen", Local(grpc_ports_["admin"]),
+                  "--auth.admin_secret", options.admin_secret};
+    admin.args.insert(admin.args.end(), mysql_flags.begin(), mysql_flags.end());
+    admin.args.insert(admin.args.end(), redis_flags.begin(), redis_flags.end());
+    if (absl::Status s = Launch("admin", std::move(admin)); !s.ok()) return s;
+  }
+
+  std::vector<std::string> storage_addresses;
+  for (int i = 0; i < options.storage_shards; ++i) {
+    Component storage;
+    storage.binary = BinaryPath("storage_server");
+    storage.port = PickFreePort();
+    storage.args = {"--server.listen", Local(storage.port), "--shard.id", std::to_string(i), "--shard.count",
+                    std::to_string(options.storage_shards), "--storage.data_dir",
+                    dir_->path() + "/storage" + std::to_string(i)};
+    storage_addresses.push_back(Local(storage.port));
+    if (absl::Status s = Launch("storage" + std::to_string(i), std::move(storage)); !s.ok()) return s;
+  }
+
+  std::vector<std::string> route_addresses;
+  for (int i = 0; i < options.route_shards; ++i) {
+    Component route;
+    route.binary = BinaryPath("route_server");
+    route.port = PickFreePort();
+    route.args = {"--server.listen", Local(route.port)};
+    route_addresses.push_back(Local(route.port));
+    if (absl::Status s = Launch("route" + std::to_string(i), std::move(route)); !s.ok()) return s;
+  }
+
+  std::vector<std::string> access_addresses;
+  for (int i = 0; i < options.access_servers; ++i) {
+    Component access;
+    access.binary = BinaryPath("access_server");
+    access.port = PickFreePort();
+    access.args = {"--server.listen", Local(access.port), "--storage.addresses", Join(storage_addresses),
+                   "--route.addresses", Join(route_addresses)};
+    access.args.insert(access.args.end(), mysql_flags.begin(), mysql_flags.end());
+    access.args.insert(access.args.end(), redis_flags.begin(), redis_flags.end());
+    access_addresses.push_back(Local(access.port));
+    if (absl::Status s = Launch("access" + std::to_string(i), std::move(access)); !s.ok()) return s;
+  }
+
+  for (int i = 0; i < options.notify_servers; ++i) {
+    Component notify;
+    notify.binary = BinaryPath("notify_server");
+    notify.port = PickFreePort();
+    notify.args = {"--server.listen", Local(notify.port), "--access.addresses", Join(access_addresses),
+                   "--route.addresses", Join(route_addresses)};
+    notify.args.insert(notify.args.end(), redis_flags.begin(), redis_flags.end());
+    if (absl::Status s = Launch("notify" + std::to_string(i), std::move(notify)); !s.ok()) return s;
+  }
+
+  for (int i = 0; i < options.sync_servers; ++i) {
+    Component sync;
+    sync.binary = BinaryPath("sync_server");
+    sync.port = PickFreePort();
+    sync.args = {"--server.listen", Local(sync.port), "--access.addresses", Join(access_addresses)};
+    sync.args.insert(sync.args.end(), redis_flags.begin(), redis_flags.end());
+    if (absl::Status s = Launch("sync" + std::to_string(i), std::move(sync)); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+void LocalCluster::Stop() {
+  for (auto it = order_.rbegin(); it != order_.rend(); ++it) {
+    Component& c = components_.at(*it);
+    if (!c.process.running()) continue;
+    c.process.Signal(SIGCONT);
+    c.process.Signal(SIGTERM);
+    if (c.process.Wait(std::chrono::seconds(10)) < 0) c.process.Kill();
+  }
+  order_.clear();
+  components_.clear();
+  mysql_.Stop();
+  redis_.Kill();
+}
+
+int LocalCluster::port(const std::string& name) const { return components_.at(name).port; }
+int LocalCluster::admin_port(const std::string& name) const { return components_.at(name).admin_port; }
+
+std::string LocalCluster::log(const std::string& name) const {
+  std::ifstream in(dir_->path() + "/" + name + ".log");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void LocalCluster::Kill(const std::string& name) { components_.at(name).process.Kill(); }
+void LocalCluster::Signal(const std::string& name, int signo) { components_.at(name).process.Signal(signo); }
+bool LocalCluster::Running(const std::string& name) { return components_.at(name).process.running(); }
+
+absl::Status LocalCluster::Restart(const std::string& name) {
+  Component& c = components_.at(name);
+  if (c.process.running()) {
+    c.process.Signal(SIGTERM);
+    if (c.process.Wait(std::chrono::seconds(10)) < 0) c.process.Kill();
+  }
+  return StartProcess(name);
+}
+
+absl::StatusOr<std::string> LocalCluster::AdminPost(const std::string& path, const std::string& json) {
+  std::string out;
+  RunCommand({"curl", "-s", "-m", "5", "-w", "\n%{http_code}", "-X", "POST", "-H", "Content-Type: application/json",
+              "-H", "Authorization: Bearer " + options_.admin_secret, "-d", json,
+              "http://" + Local(port("admin")) + path},
+             &out);
+  const auto nl = out.rfind('\n');
+  const int status = nl == std::string::npos ? 0 : std::atoi(out.c_str() + nl + 1);
+  std::string body = nl == std::string::npos ? out : out.substr(0, nl);
+  if (status < 200 || status >= 300) {
+    return absl::InternalError("POST " + path + " -> " + std::to_string(status) + ": " + body);
+  }
+  return body;
+}
+
+absl::StatusOr<std::int64_t> LocalCluster::CreateAccount(const std::string& no, const std::string& password) {
+  std::string out;
+  const int rc = RunCommand({"curl", "-s", "-m", "5", "-X", "POST", "-H", "Content-Type: application/json", "-H",
+                             "Authorization: Bearer " + options_.admin_secret, "-d",
+                             "{\"no\":\"" + no + "\",\"password\":\"" + password + "\"}",
+                             "http://" + Local(port("admin")) + "/v1/accounts"},
+                            &out);
+  const auto at = out.find("\"uid\":");
+  if (rc != 0 || at == std::string::npos) return absl::InternalError("create account " + no + ": " + out);
+  return std::atoll(out.c_str() + at + 6);
+}
+
+absl::StatusOr<std::string> LocalCluster::IssueToken(std::int64_t uid) {
+  std::string out;
+  const int rc = RunCommand({"curl", "-s", "-m", "5", "-X", "POST", "-H", "Content-Type: application/json", "-H",
+                             "Authorization: Bearer " + options_.admin_secret, "-d",
+                             "{\"uid\":" + std::to_string(uid) + "}",
+                             "http://" + Local(port("admin")) + "/v1/tokens"},
+                            &out);
+  const auto at = out.find("\"token\":\"");
+  if (rc != 0 || at == std::string::npos) return absl::InternalError("token for " + std::to_string(uid) + ": " + out);
+  const auto start = at + 9;
+  return out.substr(start, out.find('"', start) - start);
+}
+
+}  // namespace im::testing
