@@ -46,6 +46,7 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class CompactionFilter;
+class Snapshot;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -202,7 +203,9 @@ class Engine {
   void FailAll(std::vector<Pending>& work, const absl::Status& status);
   // Writer thread only.
   absl::StatusOr<SequenceHead*> LoadHead(const SeqKey& seq);
-  void ApplyTrim(const Trim& trim, rocksdb::WriteBatch* batch, std::vector<SeqKey>* touched);
+  void ApplyTrim(const Trim& trim, rocksdb::WriteBatch* batch);
+  // Any thread: the head as stored (newest record, retention floor).
+  absl::StatusOr<SequenceHead> ReadHead(const SeqKey& seq, const rocksdb::Snapshot* snapshot) const;
   void SyncWal();
   void RetentionLoop();
   absl::Status Sweep();
