@@ -6,6 +6,7 @@
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
@@ -22,6 +23,12 @@ namespace {
 
 constexpr char kRecordsCf[] = "records";
 constexpr char kDedupeCf[] = "dedupe";
+// Buckets of a hash memtable: its bucket array must stay well below the
+// memtable's size.
+std::size_t HashBuckets(std::size_t write_buffer_bytes) {
+  return std::max<std::size_t>(1024, write_buffer_bytes / 128);
+}
+
 // Trims of more records than this use one range tombstone instead of point deletes.
 constexpr std::int64_t kPointDeleteLimit = 256;
 
@@ -121,6 +128,8 @@ absl::Status Engine::OpenDb() {
   db_options.max_total_wal_size = 4 * write_buffer;
   db_options.keep_log_file_num = 5;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // One writer thread anyway; the hash-based memtable below requires it.
+  db_options.allow_concurrent_memtable_write = false;
 
   rocksdb::ColumnFamilyOptions meta;
   meta.write_buffer_size = write_buffer / 4;
@@ -137,7 +146,9 @@ absl::Status Engine::OpenDb() {
   dedupe_filter_ = std::make_unique<DedupeExpiryFilter>(options_.dedupe_window_ms, options_.now_ms);
   rocksdb::ColumnFamilyOptions dedupe;
   dedupe.write_buffer_size = write_buffer / 2;
-  dedupe.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(kSeqPrefixBytes));
+  // Only point lookups and inserts: a hash table of whole keys.
+  dedupe.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(kDedupeKeyBytes));
+  dedupe.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(HashBuckets(write_buffer / 2)));
   dedupe.memtable_prefix_bloom_size_ratio = 0.05;
   dedupe.memtable_whole_key_filtering = true;
   dedupe.table_factory = table_options(true);
@@ -385,7 +396,6 @@ void Engine::Commit(std::vector<Pending>& work) {
   // Keys written in this batch: a second append with the same key answers
   // from here.
   std::unordered_map<std::string, AppendResult> batch_keys;
-  const auto t0 = std::chrono::steady_clock::now();
   std::int64_t next_msgid = last_msgid_;
   std::int64_t written = 0, duplicates = 0;
   std::string dedupe_value;
@@ -479,12 +489,6 @@ void Engine::Commit(std::vector<Pending>& work) {
     write_options.sync = options_.sync_policy == SyncPolicy::kEveryBatch;
     const auto started = std::chrono::steady_clock::now();
     rocksdb::Status s = db_->Write(write_options, &batch);
-    if (getenv("IM_STORAGE_PROFILE")) {
-      static double prep = 0, wr = 0; static int n = 0;
-      prep += std::chrono::duration<double>(started - t0).count();
-      wr += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      if (++n % 50 == 0) fprintf(stderr, "PROFILE commits=%d prep=%.1fms write=%.1fms per commit\n", n, prep * 1000 / n, wr * 1000 / n);
-    }
     const EngineMetrics& m = options_.metrics;
     if (m.commit_seconds != nullptr) {
       m.commit_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());

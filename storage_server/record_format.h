@@ -72,6 +72,7 @@ struct DedupeEntry {
 
 inline constexpr std::size_t kSeqPrefixBytes = 9;   // kind + id
 inline constexpr std::size_t kRecordKeyBytes = 17;  // kind + id + offset
+inline constexpr std::size_t kDedupeKeyBytes = 33;  // kind + id + sender + device + client msgid
 inline constexpr char kHeadTag = 'h';
 inline constexpr std::string_view kMsgidCounterKey = "c";
 
