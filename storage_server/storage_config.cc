@@ -41,7 +41,7 @@ void DeclareStorageConfig(config::Schema& schema, StorageConfig* c) {
              60000);
   schema.Add("storage.max_raw_bytes", &c->max_raw_bytes, "largest record raw; larger: INVALID_ARGUMENT", 0,
              64 << 20);
-  schema.Add("storage.max_sync_limit", &c->max_sync_limit, "most records per sync read; 0 or more asks this",
+  schema.Add("storage.max_sync_limit", &c->max_sync_limit, "most records per sync read; a limit of 0 or above this gets this many",
              1, 100000);
   schema.Add("storage.max_sync_bytes", &c->max_sync_bytes,
              "a sync read stops after this many raw bytes (has_more tells the rest)", 1024, 1LL << 30);

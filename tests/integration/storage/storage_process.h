@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -28,10 +29,12 @@ class StorageProcess {
   ::testing::AssertionResult Start() {
     std::vector<std::string> argv = {STORAGE_SERVER,
                                      "--server.listen", "127.0.0.1:" + std::to_string(port_),
-                                     "--admin.listen", "127.0.0.1:0",
                                      "--storage.data_dir", dir_.path() + "/data",
                                      "--storage.block_cache_mb", "16",
                                      "--storage.write_buffer_mb", "8"};
+    if (std::find(flags_.begin(), flags_.end(), "--admin.listen") == flags_.end()) {
+      argv.insert(argv.end(), {"--admin.listen", "127.0.0.1:0"});
+    }
     argv.insert(argv.end(), flags_.begin(), flags_.end());
     auto child = im::testing::ChildProcess::Start(argv, log_path());
     if (!child.ok()) return ::testing::AssertionFailure() << child.status();

@@ -271,5 +271,25 @@ TEST(StorageServerTest, BadConfigExitsTwoNamingTheKey) {
   EXPECT_NE(out.find("shard.id"), std::string::npos) << out;
 }
 
+TEST(StorageServerTest, SampleConfigLoads) {
+  std::string out;
+  EXPECT_EQ(im::testing::RunCommand({STORAGE_SERVER, "--config", SAMPLE_CONFIG, "--print-config"}, &out), 0) << out;
+  EXPECT_NE(out.find("server.listen = '0.0.0.0:50061'"), std::string::npos) << out;
+  EXPECT_NE(out.find("admin.listen = '127.0.0.1:9061'"), std::string::npos) << out;
+}
+
+TEST(StorageServerTest, MetricsCountAppends) {
+  const int admin_port = im::testing::PickFreePort();
+  StorageProcess server({"--admin.listen", "127.0.0.1:" + std::to_string(admin_port)});
+  ASSERT_TRUE(server.Start());
+  rpc::SaveReply reply;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Save(server.stub(), Peer(60, "m"), &reply).ok());
+  std::string out;
+  im::testing::RunCommand({"curl", "-s", "-m", "5", "http://127.0.0.1:" + std::to_string(admin_port) + "/metrics"},
+                          &out);
+  EXPECT_NE(out.find("im_storage_appends_total 3"), std::string::npos) << out;
+  EXPECT_NE(out.find("im_storage_commit_seconds_count"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace im::storage::testing
