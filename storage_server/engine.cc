@@ -12,6 +12,8 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <chrono>
 #include <future>
@@ -379,7 +381,45 @@ absl::StatusOr<SequenceHead*> Engine::LoadHead(const SeqKey& seq) {
   return &heads_.emplace(seq, *head).first->second;
 }
 
+absl::Status Engine::CheckFreeSpace() {
+  if (options_.min_free_bytes <= 0) return absl::OkStatus();
+  const std::int64_t now = Now();
+  // Checked at most every 50 ms while there is room, at every commit once low.
+  if (space_low_ || now - space_checked_ms_ >= 50 || now < space_checked_ms_) {
+    space_checked_ms_ = now;
+    struct statvfs fs;
+    if (::statvfs(options_.data_dir.c_str(), &fs) == 0) {
+      const auto free_bytes = static_cast<std::int64_t>(fs.f_bavail) * static_cast<std::int64_t>(fs.f_frsize);
+      const bool low = free_bytes < options_.min_free_bytes;
+      if (low != space_low_) {
+        if (low) {
+          IM_LOG_ERROR(log::Store(), "disk nearly full: {} bytes free in {}, below the minimum of {}; refusing appends",
+                       free_bytes, options_.data_dir, options_.min_free_bytes);
+        } else {
+          IM_LOG_INFO(log::Store(), "disk space is back: {} bytes free; accepting appends", free_bytes);
+        }
+      }
+      space_low_ = low;
+    }
+  }
+  if (!space_low_) return absl::OkStatus();
+  return absl::UnavailableError("storage disk is full (less than " + std::to_string(options_.min_free_bytes >> 20) +
+                                " MiB free); retry later");
+}
+
 void Engine::Commit(std::vector<Pending>& work) {
+  if (absl::Status s = CheckFreeSpace(); !s.ok()) {
+    bool has_appends = false;
+    for (const Pending& p : work) has_appends = has_appends || !p.appends.empty();
+    if (has_appends) {
+      // Trims only delete, so they may go ahead; appends wait for space.
+      std::vector<Pending> appends, trims;
+      for (Pending& p : work) (p.appends.empty() ? trims : appends).push_back(std::move(p));
+      FailAll(appends, s);
+      work.swap(trims);
+      if (work.empty()) return;
+    }
+  }
   if (needs_resume_) {
     rocksdb::Status s = db_->Resume();
     if (!s.ok()) {

@@ -27,13 +27,15 @@ class StorageProcess {
   /// Starts (or restarts) the daemon on the same data dir and port and waits
   /// until it serves gRPC.
   ::testing::AssertionResult Start() {
-    std::vector<std::string> argv = {STORAGE_SERVER,
-                                     "--server.listen", "127.0.0.1:" + std::to_string(port_),
-                                     "--storage.data_dir", dir_.path() + "/data",
-                                     "--storage.block_cache_mb", "16",
-                                     "--storage.write_buffer_mb", "8"};
-    if (std::find(flags_.begin(), flags_.end(), "--admin.listen") == flags_.end()) {
-      argv.insert(argv.end(), {"--admin.listen", "127.0.0.1:0"});
+    std::vector<std::string> argv = {STORAGE_SERVER, "--server.listen", "127.0.0.1:" + std::to_string(port_)};
+    // Defaults a test can override with its own flags.
+    const std::vector<std::pair<std::string, std::string>> defaults = {
+        {"--admin.listen", "127.0.0.1:0"},
+        {"--storage.data_dir", dir_.path() + "/data"},
+        {"--storage.block_cache_mb", "16"},
+        {"--storage.write_buffer_mb", "8"}};
+    for (const auto& [flag, value] : defaults) {
+      if (std::find(flags_.begin(), flags_.end(), flag) == flags_.end()) argv.insert(argv.end(), {flag, value});
     }
     argv.insert(argv.end(), flags_.begin(), flags_.end());
     auto child = im::testing::ChildProcess::Start(argv, log_path());
