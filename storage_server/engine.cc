@@ -8,10 +8,12 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <pthread.h>
 #include <sys/statvfs.h>
 
 #include <algorithm>
@@ -290,6 +292,10 @@ AppendResult Engine::Append(AppendRequest append) {
 }
 
 void Engine::WriterLoop() {
+  pthread_setname_np(pthread_self(), "storage-writer");
+  // No per-operation perf counters: each would cost a thread-local access per
+  // key comparison in the memtable.
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   std::vector<Pending> work;
   while (true) {
     {
@@ -728,6 +734,7 @@ absl::Status Engine::Sweep() {
 absl::Status Engine::RunRetention() { return Sweep(); }
 
 void Engine::RetentionLoop() {
+  pthread_setname_np(pthread_self(), "storage-retain");
   while (true) {
     {
       std::unique_lock<std::mutex> lock(stop_mu_);
