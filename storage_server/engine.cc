@@ -6,15 +6,19 @@
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <pthread.h>
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <chrono>
 #include <future>
-#include <unordered_set>
 
 #include "common/log/log.h"
 
@@ -23,6 +27,12 @@ namespace {
 
 constexpr char kRecordsCf[] = "records";
 constexpr char kDedupeCf[] = "dedupe";
+// Buckets of a hash memtable: its bucket array must stay well below the
+// memtable's size.
+std::size_t HashBuckets(std::size_t write_buffer_bytes) {
+  return std::max<std::size_t>(1024, write_buffer_bytes / 128);
+}
+
 // Trims of more records than this use one range tombstone instead of point deletes.
 constexpr std::int64_t kPointDeleteLimit = 256;
 
@@ -122,6 +132,8 @@ absl::Status Engine::OpenDb() {
   db_options.max_total_wal_size = 4 * write_buffer;
   db_options.keep_log_file_num = 5;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // One writer thread anyway; the hash-based memtable below requires it.
+  db_options.allow_concurrent_memtable_write = false;
 
   rocksdb::ColumnFamilyOptions meta;
   meta.write_buffer_size = write_buffer / 4;
@@ -138,6 +150,9 @@ absl::Status Engine::OpenDb() {
   dedupe_filter_ = std::make_unique<DedupeExpiryFilter>(options_.dedupe_window_ms, options_.now_ms);
   rocksdb::ColumnFamilyOptions dedupe;
   dedupe.write_buffer_size = write_buffer / 2;
+  // Only point lookups and inserts: a hash table of whole keys.
+  dedupe.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(kDedupeKeyBytes));
+  dedupe.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(HashBuckets(write_buffer / 2)));
   dedupe.memtable_prefix_bloom_size_ratio = 0.05;
   dedupe.memtable_whole_key_filtering = true;
   dedupe.table_factory = table_options(true);
@@ -277,6 +292,10 @@ AppendResult Engine::Append(AppendRequest append) {
 }
 
 void Engine::WriterLoop() {
+  pthread_setname_np(pthread_self(), "storage-writer");
+  // No per-operation perf counters: each would cost a thread-local access per
+  // key comparison in the memtable.
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   std::vector<Pending> work;
   while (true) {
     {
@@ -323,23 +342,90 @@ void Engine::FailAll(std::vector<Pending>& work, const absl::Status& status) {
   }
 }
 
+absl::StatusOr<SequenceHead> Engine::ReadHead(const SeqKey& seq, const rocksdb::Snapshot* snapshot) const {
+  SequenceHead head;
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot;
+  // Newest: the last record of the sequence (retention never removes it).
+  const std::string first = RecordKey(seq, 0);
+  const std::string last = RecordKey(seq, INT64_MAX);
+  rocksdb::Slice lower(first);
+  read_options.iterate_lower_bound = &lower;
+  read_options.prefix_same_as_start = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, records_cf_));
+  it->SeekForPrev(last);
+  if (!it->Valid()) {
+    if (!it->status().ok()) return FromRocks(it->status(), "reading the newest record");
+    return head;  // empty
+  }
+  SeqKey key_seq;
+  StoredRecord newest;
+  if (!ParseRecordKey(View(it->key()), &key_seq, &newest.offset) || !(key_seq == seq)) return head;
+  auto ids = RecordIds(View(it->value()));
+  if (!ids) return absl::DataLossError("newest record of sequence " + std::to_string(seq.id) + " is corrupt");
+  head.newest_offset = newest.offset;
+  head.newest_msgid = ids->first;
+  // Oldest: the retention floor if retention ever trimmed, else 1.
+  std::string value;
+  rocksdb::Status s = db_->Get(read_options, meta_cf_, HeadKey(seq), &value);
+  head.oldest_offset = 1;
+  if (s.ok()) {
+    if (!DecodeCounter(value, &head.oldest_offset)) {
+      return absl::DataLossError("retention floor of sequence " + std::to_string(seq.id) + " is corrupt");
+    }
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "reading a retention floor");
+  }
+  return head;
+}
+
 absl::StatusOr<SequenceHead*> Engine::LoadHead(const SeqKey& seq) {
   auto it = heads_.find(seq);
   if (it != heads_.end()) return &it->second;
-  SequenceHead head;
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_cf_, HeadKey(seq), &value);
-  if (s.ok()) {
-    if (!DecodeHead(value, &head)) {
-      return absl::DataLossError("sequence head of " + std::to_string(seq.id) + " is corrupt");
+  auto head = ReadHead(seq, nullptr);
+  if (!head.ok()) return head.status();
+  return &heads_.emplace(seq, *head).first->second;
+}
+
+absl::Status Engine::CheckFreeSpace() {
+  if (options_.min_free_bytes <= 0) return absl::OkStatus();
+  const std::int64_t now = Now();
+  // Checked at most every 50 ms while there is room, at every commit once low.
+  if (space_low_ || now - space_checked_ms_ >= 50 || now < space_checked_ms_) {
+    space_checked_ms_ = now;
+    struct statvfs fs;
+    if (::statvfs(options_.data_dir.c_str(), &fs) == 0) {
+      const auto free_bytes = static_cast<std::int64_t>(fs.f_bavail) * static_cast<std::int64_t>(fs.f_frsize);
+      const bool low = free_bytes < options_.min_free_bytes;
+      if (low != space_low_) {
+        if (low) {
+          IM_LOG_ERROR(log::Store(), "disk nearly full: {} bytes free in {}, below the minimum of {}; refusing appends",
+                       free_bytes, options_.data_dir, options_.min_free_bytes);
+        } else {
+          IM_LOG_INFO(log::Store(), "disk space is back: {} bytes free; accepting appends", free_bytes);
+        }
+      }
+      space_low_ = low;
     }
-  } else if (!s.IsNotFound()) {
-    return FromRocks(s, "reading a sequence head");
   }
-  return &heads_.emplace(seq, head).first->second;
+  if (!space_low_) return absl::OkStatus();
+  return absl::UnavailableError("storage disk is full (less than " + std::to_string(options_.min_free_bytes >> 20) +
+                                " MiB free); retry later");
 }
 
 void Engine::Commit(std::vector<Pending>& work) {
+  if (absl::Status s = CheckFreeSpace(); !s.ok()) {
+    bool has_appends = false;
+    for (const Pending& p : work) has_appends = has_appends || !p.appends.empty();
+    if (has_appends) {
+      // Trims only delete, so they may go ahead; appends wait for space.
+      std::vector<Pending> appends, trims;
+      for (Pending& p : work) (p.appends.empty() ? trims : appends).push_back(std::move(p));
+      FailAll(appends, s);
+      work.swap(trims);
+      if (work.empty()) return;
+    }
+  }
   if (needs_resume_) {
     rocksdb::Status s = db_->Resume();
     if (!s.ok()) {
@@ -353,17 +439,21 @@ void Engine::Commit(std::vector<Pending>& work) {
 
   const std::int64_t now = Now();
   rocksdb::WriteBatch batch;
-  std::vector<SeqKey> touched;
-  std::unordered_set<SeqKey, SeqKeyHash> touched_set;
-  auto touch = [&](const SeqKey& seq) {
-    if (touched_set.insert(seq).second) touched.push_back(seq);
-  };
   // Keys written in this batch: a second append with the same key answers
   // from here.
   std::unordered_map<std::string, AppendResult> batch_keys;
   std::int64_t next_msgid = last_msgid_;
   std::int64_t written = 0, duplicates = 0;
   std::string dedupe_value;
+  // Puts are collected and written in key order: inserting sorted keys into
+  // the memtable skiplist is several times cheaper than random ones.
+  struct RecordPut {
+    std::string key;
+    std::string header;  // EncodeRecord() of the record without raw
+    const std::string* raw;
+  };
+  std::vector<RecordPut> record_puts;
+  std::vector<std::pair<std::string, std::string>> dedupe_puts;
 
   for (Pending& p : work) {
     for (std::size_t i = 0; i < p.appends.size(); ++i) {
@@ -413,33 +503,31 @@ void Engine::Commit(std::vector<Pending>& work) {
       record.device_id = a.device_id;
       record.cmd = a.cmd;
       record.timestamp_ms = now;
-      {
-        // The value is the encoded header followed by raw, without copying raw.
-        const std::string key = RecordKey(a.seq, record.offset);
-        const std::string header = EncodeRecord(record);  // record.raw is empty
-        const rocksdb::Slice key_part(key);
-        const rocksdb::Slice value_parts[2] = {rocksdb::Slice(header), rocksdb::Slice(a.raw)};
-        batch.Put(records_cf_, rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 2));
-      }
+      record_puts.push_back({RecordKey(a.seq, record.offset), EncodeRecord(record), &a.raw});
       h.newest_msgid = record.msgid;
       h.newest_offset = record.offset;
       if (h.oldest_offset == 0) h.oldest_offset = record.offset;
-      touch(a.seq);
       result.msgid = record.msgid;
       result.offset = record.offset;
       result.pre_msgid = record.pre_msgid;
       if (a.idempotency_key) {
-        batch.Put(dedupe_cf_, dedupe_key, EncodeDedupe({record.msgid, record.offset, record.pre_msgid, now}));
+        dedupe_puts.emplace_back(dedupe_key, EncodeDedupe({record.msgid, record.offset, record.pre_msgid, now}));
         batch_keys.emplace(std::move(dedupe_key), result);
       }
       ++written;
     }
-    for (const Trim& trim : p.trims) ApplyTrim(trim, &batch, &touched);
+    for (const Trim& trim : p.trims) ApplyTrim(trim, &batch);
   }
-  for (const SeqKey& seq : touched) {
-    auto it = heads_.find(seq);
-    if (it != heads_.end()) batch.Put(meta_cf_, HeadKey(seq), EncodeHead(it->second));
+  std::sort(record_puts.begin(), record_puts.end(),
+            [](const RecordPut& x, const RecordPut& y) { return x.key < y.key; });
+  for (const RecordPut& put : record_puts) {
+    // The value is the header followed by raw, without copying raw.
+    const rocksdb::Slice key_part(put.key);
+    const rocksdb::Slice value_parts[2] = {rocksdb::Slice(put.header), rocksdb::Slice(*put.raw)};
+    batch.Put(records_cf_, rocksdb::SliceParts(&key_part, 1), rocksdb::SliceParts(value_parts, 2));
   }
+  std::sort(dedupe_puts.begin(), dedupe_puts.end());
+  for (const auto& [key, value] : dedupe_puts) batch.Put(dedupe_cf_, key, value);
   if (next_msgid != last_msgid_) batch.Put(meta_cf_, std::string(kMsgidCounterKey), EncodeCounter(next_msgid));
 
   if (batch.Count() > 0) {
@@ -480,7 +568,7 @@ void Engine::Commit(std::vector<Pending>& work) {
   }
 }
 
-void Engine::ApplyTrim(const Trim& trim, rocksdb::WriteBatch* batch, std::vector<SeqKey>* touched) {
+void Engine::ApplyTrim(const Trim& trim, rocksdb::WriteBatch* batch) {
   auto head = LoadHead(trim.seq);
   if (!head.ok()) return;
   SequenceHead& h = **head;
@@ -494,9 +582,9 @@ void Engine::ApplyTrim(const Trim& trim, rocksdb::WriteBatch* batch, std::vector
     batch->DeleteRange(records_cf_, RecordKey(trim.seq, h.oldest_offset), RecordKey(trim.seq, target));
   }
   h.oldest_offset = target;
+  batch->Put(meta_cf_, HeadKey(trim.seq), EncodeCounter(target));
   trimmed_.fetch_add(count);
   if (options_.metrics.trimmed != nullptr) options_.metrics.trimmed->Increment(static_cast<double>(count));
-  if (std::find(touched->begin(), touched->end(), trim.seq) == touched->end()) touched->push_back(trim.seq);
 }
 
 absl::StatusOr<ReadResult> Engine::Read(const SeqKey& seq, std::int64_t after_offset, int limit) const {
@@ -507,12 +595,10 @@ absl::StatusOr<ReadResult> Engine::Read(const SeqKey& seq, std::int64_t after_of
   read_options.snapshot = snapshot.get();
 
   ReadResult out;
-  std::string value;
-  rocksdb::Status s = db_->Get(read_options, meta_cf_, HeadKey(seq), &value);
-  if (s.IsNotFound()) return out;
-  if (!s.ok()) return FromRocks(s, "reading a sequence head");
-  SequenceHead head;
-  if (!DecodeHead(value, &head)) return absl::DataLossError("sequence head is corrupt");
+  auto head_or = ReadHead(seq, snapshot.get());
+  if (!head_or.ok()) return head_or.status();
+  const SequenceHead& head = *head_or;
+  if (head.newest_offset == 0) return out;
   out.info = {head.newest_msgid, head.newest_offset, head.oldest_offset};
 
   const std::int64_t start = std::max({after_offset + 1, head.oldest_offset, std::int64_t{1}});
@@ -556,19 +642,10 @@ absl::StatusOr<std::vector<SequenceInfo>> Engine::GetInfo(const std::vector<SeqK
   ScopedSnapshot snapshot(db_);
   rocksdb::ReadOptions read_options;
   read_options.snapshot = snapshot.get();
-  std::vector<std::string> keys;
-  keys.reserve(seqs.size());
-  for (const SeqKey& seq : seqs) keys.push_back(HeadKey(seq));
-  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
-  std::vector<rocksdb::ColumnFamilyHandle*> families(seqs.size(), meta_cf_);
-  std::vector<std::string> values;
-  std::vector<rocksdb::Status> statuses = db_->MultiGet(read_options, families, slices, &values);
   for (std::size_t i = 0; i < seqs.size(); ++i) {
-    if (statuses[i].IsNotFound()) continue;
-    if (!statuses[i].ok()) return FromRocks(statuses[i], "reading sequence heads");
-    SequenceHead head;
-    if (!DecodeHead(values[i], &head)) return absl::DataLossError("sequence head is corrupt");
-    out[i] = {head.newest_msgid, head.newest_offset, head.oldest_offset};
+    auto head = ReadHead(seqs[i], snapshot.get());
+    if (!head.ok()) return head.status();
+    out[i] = {head->newest_msgid, head->newest_offset, head->oldest_offset};
   }
   return out;
 }
@@ -620,24 +697,34 @@ absl::Status Engine::Sweep() {
     return future.get();
   };
 
+  // Visit each sequence once: land on its first record, then jump past it.
   rocksdb::ReadOptions read_options;
   read_options.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, meta_cf_));
-  const std::string first(1, kHeadTag);
-  for (it->Seek(first); it->Valid(); it->Next()) {
+  read_options.total_order_seek = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, records_cf_));
+  for (it->SeekToFirst(); it->Valid();) {
     SeqKey seq;
-    if (!ParseHeadKey(View(it->key()), &seq)) break;  // past the heads
-    SequenceHead head;
-    if (!DecodeHead(View(it->value()), &head) || head.newest_offset == 0) continue;
-    auto target = TrimTarget(seq, head);
-    if (!target.ok()) return target.status();
-    if (*target > head.oldest_offset) trims.push_back({seq, *target});
+    std::int64_t offset = 0;
+    if (!ParseRecordKey(View(it->key()), &seq, &offset)) break;
+    auto head = ReadHead(seq, nullptr);
+    if (!head.ok()) return head.status();
+    if (head->newest_offset > 0) {
+      auto target = TrimTarget(seq, *head);
+      if (!target.ok()) return target.status();
+      if (*target > head->oldest_offset) trims.push_back({seq, *target});
+    }
     if (trims.size() >= kTrimsPerCommit) {
       if (absl::Status s = flush(); !s.ok()) return s;
     }
     {
       std::lock_guard<std::mutex> lock(stop_mu_);
       if (retention_stop_) return absl::OkStatus();
+    }
+    if (seq.id == INT64_MAX) {
+      if (seq.kind == SeqKind::kGroup) break;
+      it->Seek(RecordKey({SeqKind::kGroup, 0}, 0));  // ids are > 0
+    } else {
+      it->Seek(RecordKey({seq.kind, seq.id + 1}, 0));
     }
   }
   if (!it->status().ok()) return FromRocks(it->status(), "retention scan");
@@ -647,6 +734,7 @@ absl::Status Engine::Sweep() {
 absl::Status Engine::RunRetention() { return Sweep(); }
 
 void Engine::RetentionLoop() {
+  pthread_setname_np(pthread_self(), "storage-retain");
   while (true) {
     {
       std::unique_lock<std::mutex> lock(stop_mu_);

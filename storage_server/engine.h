@@ -46,6 +46,7 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class CompactionFilter;
+class Snapshot;
 class WriteBatch;
 }  // namespace rocksdb
 
@@ -84,6 +85,10 @@ struct EngineOptions {
   std::int64_t retention_max_records = 0;           // 0: no per-sequence record cap
   int retention_sweep_interval_ms = 60000;          // 0: no background sweep (RunRetention only)
   std::int64_t head_cache_entries = 1000000;        // sequence heads kept in memory
+  /// Appends are refused (UNAVAILABLE) while the data directory's file system
+  /// has less free space than this, so RocksDB never runs into a full disk in
+  /// the middle of a write; they succeed again once space returns. 0: off.
+  std::int64_t min_free_bytes = 256LL << 20;
   int block_cache_mb = 128;
   int write_buffer_mb = 64;
   /// Clock in milliseconds since the epoch; empty: the system clock. Tests
@@ -202,8 +207,12 @@ class Engine {
   void FailAll(std::vector<Pending>& work, const absl::Status& status);
   // Writer thread only.
   absl::StatusOr<SequenceHead*> LoadHead(const SeqKey& seq);
-  void ApplyTrim(const Trim& trim, rocksdb::WriteBatch* batch, std::vector<SeqKey>* touched);
+  void ApplyTrim(const Trim& trim, rocksdb::WriteBatch* batch);
+  // Any thread: the head as stored (newest record, retention floor).
+  absl::StatusOr<SequenceHead> ReadHead(const SeqKey& seq, const rocksdb::Snapshot* snapshot) const;
   void SyncWal();
+  // Writer thread: OK, or UNAVAILABLE while free disk space is below the minimum.
+  absl::Status CheckFreeSpace();
   void RetentionLoop();
   absl::Status Sweep();
   absl::StatusOr<std::int64_t> TrimTarget(const SeqKey& seq, const SequenceHead& head) const;
@@ -226,6 +235,8 @@ class Engine {
   std::unordered_map<SeqKey, SequenceHead, SeqKeyHash> heads_;
   std::int64_t last_msgid_ = 0;
   bool needs_resume_ = false;
+  std::int64_t space_checked_ms_ = 0;
+  bool space_low_ = false;
   bool unsynced_ = false;
   std::int64_t last_sync_ms_ = 0;
 

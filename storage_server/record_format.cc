@@ -106,6 +106,11 @@ bool DecodeRecord(std::string_view v, std::int64_t offset, StoredRecord* r) {
   return true;
 }
 
+std::optional<std::pair<std::int64_t, std::int64_t>> RecordIds(std::string_view v) {
+  if (v.size() < kRecordHeaderBytes || v[0] != kFormatVersion) return std::nullopt;
+  return std::make_pair(GetI64(v.data() + 1), GetI64(v.data() + 9));
+}
+
 std::optional<std::int64_t> RecordTimestamp(std::string_view v) {
   if (v.size() < kRecordHeaderBytes || v[0] != kFormatVersion) return std::nullopt;
   return GetI64(v.data() + 37);

@@ -4,8 +4,12 @@
 //
 // Column families and keys (all integers big-endian, so keys sort by number):
 //   records  kind(1) id(8) offset(8)                        -> Record
-//   default  'h' kind(1) id(8)                              -> Head
+//   default  'h' kind(1) id(8)                              -> retention floor (8)
 //            'c'                                            -> last msgid (8)
+// A sequence's newest (msgid, offset) is its last record (retention never
+// removes it); its oldest retained offset is the retention floor, written
+// only when retention trims, else 1. So an append writes its record, its
+// idempotency key and the msgid counter, and nothing per sequence.
 //   dedupe   kind(1) id(8) sender(8) device(8) client_msgid(8) -> Dedupe
 // Values start with a format version byte (1).
 
@@ -13,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace im::storage {
 
@@ -67,6 +72,7 @@ struct DedupeEntry {
 
 inline constexpr std::size_t kSeqPrefixBytes = 9;   // kind + id
 inline constexpr std::size_t kRecordKeyBytes = 17;  // kind + id + offset
+inline constexpr std::size_t kDedupeKeyBytes = 33;  // kind + id + sender + device + client msgid
 inline constexpr char kHeadTag = 'h';
 inline constexpr std::string_view kMsgidCounterKey = "c";
 
@@ -80,6 +86,8 @@ std::string DedupeKey(const SeqKey& seq, const IdempotencyKey& key);
 /// `offset` is not stored in the value (it is in the key).
 std::string EncodeRecord(const StoredRecord& record);
 bool DecodeRecord(std::string_view value, std::int64_t offset, StoredRecord* record);
+/// Only (msgid, pre_msgid) of an encoded record, without copying raw.
+std::optional<std::pair<std::int64_t, std::int64_t>> RecordIds(std::string_view value);
 /// Only the timestamp of an encoded record, without copying raw.
 std::optional<std::int64_t> RecordTimestamp(std::string_view value);
 

@@ -20,6 +20,7 @@ EngineOptions StorageConfig::ToEngineOptions() const {
   o.head_cache_entries = head_cache_entries;
   o.block_cache_mb = block_cache_mb;
   o.write_buffer_mb = write_buffer_mb;
+  o.min_free_bytes = min_free_mb << 20;
   return o;
 }
 
@@ -41,7 +42,7 @@ void DeclareStorageConfig(config::Schema& schema, StorageConfig* c) {
              60000);
   schema.Add("storage.max_raw_bytes", &c->max_raw_bytes, "largest record raw; larger: INVALID_ARGUMENT", 0,
              64 << 20);
-  schema.Add("storage.max_sync_limit", &c->max_sync_limit, "most records per sync read; 0 or more asks this",
+  schema.Add("storage.max_sync_limit", &c->max_sync_limit, "most records per sync read; a limit of 0 or above this gets this many",
              1, 100000);
   schema.Add("storage.max_sync_bytes", &c->max_sync_bytes,
              "a sync read stops after this many raw bytes (has_more tells the rest)", 1024, 1LL << 30);
@@ -52,6 +53,10 @@ void DeclareStorageConfig(config::Schema& schema, StorageConfig* c) {
   schema.Add("storage.block_cache_mb", &c->block_cache_mb, "RocksDB block cache, MiB", 1, 1 << 20);
   schema.Add("storage.write_buffer_mb", &c->write_buffer_mb, "RocksDB memtable size of the records, MiB", 1,
              4096);
+  schema.Add("storage.min_free_mb", &c->min_free_mb,
+             "appends are refused (UNAVAILABLE) while the data disk has less free space than this, MiB; "
+             "they succeed again once space returns (0: off)",
+             0, 1LL << 30);
   schema.Add("dedupe.window_s", &c->dedupe_window_s,
              "an idempotency key seen this long ago still returns the original append", 1, 365LL * 86400);
   schema.Add("retention.max_age_s", &c->retention_max_age_s,

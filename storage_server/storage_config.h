@@ -30,6 +30,7 @@ struct StorageConfig {
   std::int64_t head_cache_entries = 1000000;       // storage.head_cache_entries
   int block_cache_mb = 128;                        // storage.block_cache_mb
   int write_buffer_mb = 64;                        // storage.write_buffer_mb
+  std::int64_t min_free_mb = 256;                  // storage.min_free_mb
   std::int64_t dedupe_window_s = 24 * 3600;        // dedupe.window_s
   std::int64_t retention_max_age_s = 0;            // retention.max_age_s (0: forever)
   std::int64_t retention_max_records = 0;          // retention.max_records (0: unlimited)

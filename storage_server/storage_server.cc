@@ -80,9 +80,13 @@ void StorageServer::Drain(std::chrono::steady_clock::time_point deadline) {
   while (service_->appends_in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  // Appends are answered; what may remain are reads, which take milliseconds.
+  // gRPC's Shutdown(deadline) also waits for idle client connections until the
+  // deadline, so give it a short grace instead of the whole drain budget.
+  const auto remaining = std::max(deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration{});
+  const auto grace = std::min<std::chrono::steady_clock::duration>(remaining, std::chrono::milliseconds(250));
   server_->Shutdown(std::chrono::system_clock::now() +
-                    std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                        std::max(deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration{})));
+                    std::chrono::duration_cast<std::chrono::system_clock::duration>(grace));
   IM_LOG_INFO(log::Rpc(), "storage_server drained");
 }
 
