@@ -166,6 +166,7 @@ absl::StatusOr<int> Migrate(db::MysqlPool& pool, int lock_timeout_s) {
       record->executeUpdate();
       IM_LOG_INFO(log::Db(), "schema: applied migration {} ({})", migration.version, migration.description);
     }
+    log::Db().flush();
     if (found == LatestSchemaVersion()) {
       IM_LOG_INFO(log::Db(), "schema: up to date at version {}", found);
     }
