@@ -100,6 +100,16 @@ std::vector<Migration> BuildMigrations() {
   PRIMARY KEY (uid, gid)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
       }});
+  m.push_back(Migration{
+      2,
+      "change_clock: when node_list last changed (confgiinfo_timestamp)",
+      {
+          R"sql(CREATE TABLE IF NOT EXISTS change_clock (
+  name       VARCHAR(32) NOT NULL PRIMARY KEY,
+  changed_at BIGINT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
+          "INSERT IGNORE INTO change_clock (name, changed_at) VALUES ('node_list', UNIX_TIMESTAMP())",
+      }});
   return m;
 }
 

@@ -138,8 +138,10 @@ TEST_F(QimConsoleTest, OneShotCommandsTakeEffect) {
   QimRun listed = Qim({"node", "list"});
   EXPECT_EQ(listed.code, 0);
   EXPECT_NE(listed.output.find("DISABLED"), std::string::npos) << listed.output;
+  const std::int64_t before = Get("/v1/nodes")["confgiinfo_timestamp"];
   EXPECT_EQ(Qim({"node", "disable", node_id}).code, 0);
   EXPECT_EQ(Get("/v1/nodes")["confgiinfo"]["node_array"][1]["disabled"], 1);
+  EXPECT_GT(Get("/v1/nodes")["confgiinfo_timestamp"].get<std::int64_t>(), before);  // SDKs see a change
   EXPECT_EQ(Qim({"node", "enable", node_id}).code, 0);
   EXPECT_EQ(Get("/v1/nodes")["confgiinfo"]["node_array"][1]["disabled"], 0);
   EXPECT_EQ(Qim({"node", "disable", node_id}).code, 0);
