@@ -174,10 +174,21 @@ class HttpApiTest : public ::testing::Test {
     dir_ = new im::testing::TempDir("admin_http");
     db_ = new im::testing::PrivateMariaDb();
     redis_ = new im::testing::PrivateRedis();
-    ASSERT_TRUE(db_->Start().ok());
-    ASSERT_TRUE(redis_->Start().ok());
+    // Failures here are reported by SetUp(): a fatal failure in
+    // SetUpTestSuite would only mark the tests skipped.
+    if (absl::Status s = db_->Start(); !s.ok()) {
+      setup_error_ = "mariadb: " + std::string(s.message());
+      return;
+    }
+    if (absl::Status s = redis_->Start(); !s.ok()) {
+      setup_error_ = "redis: " + std::string(s.message());
+      return;
+    }
     auto admin = AdminProcess::Start(*db_, *redis_, dir_->path(), {"--auth.login_burst", "1000"});
-    ASSERT_TRUE(admin.ok()) << admin.status();
+    if (!admin.ok()) {
+      setup_error_ = "admin_qim: " + std::string(admin.status().message());
+      return;
+    }
     admin_ = admin->release();
   }
   static void TearDownTestSuite() {
@@ -187,7 +198,7 @@ class HttpApiTest : public ::testing::Test {
     delete dir_;
     admin_ = nullptr;
   }
-  void SetUp() override { ASSERT_NE(admin_, nullptr); }
+  void SetUp() override { ASSERT_NE(admin_, nullptr) << setup_error_; }
 
   static int port() { return admin_->http_port(); }
   static HttpResult Post(const std::string& path, const json& body, const std::string& auth = kAuth) {
@@ -216,12 +227,14 @@ class HttpApiTest : public ::testing::Test {
   static im::testing::PrivateMariaDb* db_;
   static im::testing::PrivateRedis* redis_;
   static AdminProcess* admin_;
+  static std::string setup_error_;
 };
 
 im::testing::TempDir* HttpApiTest::dir_ = nullptr;
 im::testing::PrivateMariaDb* HttpApiTest::db_ = nullptr;
 im::testing::PrivateRedis* HttpApiTest::redis_ = nullptr;
 AdminProcess* HttpApiTest::admin_ = nullptr;
+std::string HttpApiTest::setup_error_;
 
 TEST_F(HttpApiTest, NodesHaveTheSeedShapeWithDisabledMarked) {
   Sql("DELETE FROM im.node_list");

@@ -41,10 +41,21 @@ class QimConsoleTest : public ::testing::Test {
     dir_ = new im::testing::TempDir("qim");
     db_ = new im::testing::PrivateMariaDb();
     redis_ = new im::testing::PrivateRedis();
-    ASSERT_TRUE(db_->Start().ok());
-    ASSERT_TRUE(redis_->Start().ok());
+    // Failures here are reported by SetUp(): a fatal failure in
+    // SetUpTestSuite would only mark the tests skipped.
+    if (absl::Status s = db_->Start(); !s.ok()) {
+      setup_error_ = "mariadb: " + std::string(s.message());
+      return;
+    }
+    if (absl::Status s = redis_->Start(); !s.ok()) {
+      setup_error_ = "redis: " + std::string(s.message());
+      return;
+    }
     auto admin = AdminProcess::Start(*db_, *redis_, dir_->path());
-    ASSERT_TRUE(admin.ok()) << admin.status();
+    if (!admin.ok()) {
+      setup_error_ = "admin_qim: " + std::string(admin.status().message());
+      return;
+    }
     admin_ = admin->release();
   }
   static void TearDownTestSuite() {
@@ -54,7 +65,7 @@ class QimConsoleTest : public ::testing::Test {
     delete dir_;
     admin_ = nullptr;
   }
-  void SetUp() override { ASSERT_NE(admin_, nullptr); }
+  void SetUp() override { ASSERT_NE(admin_, nullptr) << setup_error_; }
 
   // qim with the endpoint and secret as flags.
   static QimRun Qim(std::vector<std::string> args) {
@@ -73,12 +84,14 @@ class QimConsoleTest : public ::testing::Test {
   static im::testing::PrivateMariaDb* db_;
   static im::testing::PrivateRedis* redis_;
   static AdminProcess* admin_;
+  static std::string setup_error_;
 };
 
 im::testing::TempDir* QimConsoleTest::dir_ = nullptr;
 im::testing::PrivateMariaDb* QimConsoleTest::db_ = nullptr;
 im::testing::PrivateRedis* QimConsoleTest::redis_ = nullptr;
 AdminProcess* QimConsoleTest::admin_ = nullptr;
+std::string QimConsoleTest::setup_error_;
 
 TEST_F(QimConsoleTest, OneShotCommandsTakeEffect) {
   QimRun created = Qim({"account", "create", "zxt77", "--password", "zxt77-password"});
