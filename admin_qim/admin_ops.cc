@@ -38,6 +38,7 @@ void Audit(const std::string& who, const std::string& what, const absl::Status& 
   } else {
     IM_LOG_INFO(log::Main(), "audit who={} {} result={}", who, what, status.message());
   }
+  log::Main().flush();  // the audit trail is written out at once, not when a buffer fills
 }
 
 }  // namespace

@@ -77,6 +77,8 @@ class AdminOps {
   absl::Status Block(const std::string& who, std::int64_t uid, std::int64_t blocked_uid);
 
   absl::StatusOr<std::vector<NodeRecord>> ListNodes();
+  /// See DirectoryStore::NodeListChangedAt().
+  absl::StatusOr<std::int64_t> NodeListChangedAt() { return store_->NodeListChangedAt(); }
   absl::StatusOr<NodeRecord> AddNode(const std::string& who, const NodeRecord& node);
   absl::Status SetNodeDisabled(const std::string& who, std::int64_t id, bool disabled);
   /// Nodes with a TCP probe each, plus account and group totals.

@@ -114,6 +114,14 @@ void InsertMember(sql::Connection& c, std::int64_t gid, std::int64_t uid, std::i
   q->executeUpdate();
 }
 
+// Moves node_list's change clock forward: to now, or by one second when it
+// already reached now, so that every change gets a larger timestamp.
+void TouchNodeList(sql::Connection& c) {
+  std::unique_ptr<sql::Statement> q(c.createStatement());
+  q->executeUpdate(
+      "UPDATE change_clock SET changed_at = GREATEST(changed_at + 1, UNIX_TIMESTAMP()) WHERE name = 'node_list'");
+}
+
 }  // namespace
 
 absl::StatusOr<AccountRecord> MysqlDirectoryStore::CreateAccount(const std::string& no, const std::string& password_hash) {
@@ -369,12 +377,15 @@ absl::StatusOr<NodeRecord> MysqlDirectoryStore::AddNode(const NodeRecord& node) 
     q->setString(5, node.tcp_protocol);
     q->setString(6, node.address);
     q->setInt(7, node.disabled ? 1 : 0);
+    Transaction tx(c);
     q->executeUpdate();
     std::unique_ptr<sql::Statement> last(c.createStatement());
     Rows id(last->executeQuery("SELECT LAST_INSERT_ID()"));
     id->next();
     NodeRecord out = node;
     out.id = id->getInt64(1);
+    TouchNodeList(c);
+    tx.Commit();
     return out;
   });
 }
@@ -388,8 +399,20 @@ absl::Status MysqlDirectoryStore::SetNodeDisabled(std::int64_t id, bool disabled
     Stmt q = Prepare(c, "UPDATE node_list SET disabled = ? WHERE id = ?");
     q->setInt(1, disabled ? 1 : 0);
     q->setInt64(2, id);
+    Transaction tx(c);
     q->executeUpdate();
+    TouchNodeList(c);
+    tx.Commit();
     return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::int64_t> MysqlDirectoryStore::NodeListChangedAt() {
+  return WithConnection(pool_, "node list clock", [&](sql::Connection& c) -> absl::StatusOr<std::int64_t> {
+    std::unique_ptr<sql::Statement> q(c.createStatement());
+    Rows rows(q->executeQuery("SELECT changed_at FROM change_clock WHERE name = 'node_list'"));
+    if (!rows->next()) return absl::InternalError("change_clock has no node_list row: schema not migrated?");
+    return rows->getInt64(1);
   });
 }
 

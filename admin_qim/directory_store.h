@@ -93,6 +93,9 @@ class DirectoryStore {
   virtual absl::Status Block(std::int64_t uid, std::int64_t blocked_uid) = 0;
 
   virtual absl::StatusOr<std::vector<NodeRecord>> ListNodes() = 0;
+  /// UNIX seconds of the last change to node_list made through this store
+  /// (strictly increasing per change); the time of the migration before any.
+  virtual absl::StatusOr<std::int64_t> NodeListChangedAt() = 0;
   /// Returns the node with its new id.
   virtual absl::StatusOr<NodeRecord> AddNode(const NodeRecord& node) = 0;
   virtual absl::Status SetNodeDisabled(std::int64_t id, bool disabled) = 0;
@@ -123,6 +126,7 @@ class MysqlDirectoryStore final : public DirectoryStore {
   absl::Status AddFriend(std::int64_t uid, std::int64_t friend_uid) override;
   absl::Status Block(std::int64_t uid, std::int64_t blocked_uid) override;
   absl::StatusOr<std::vector<NodeRecord>> ListNodes() override;
+  absl::StatusOr<std::int64_t> NodeListChangedAt() override;
   absl::StatusOr<NodeRecord> AddNode(const NodeRecord& node) override;
   absl::Status SetNodeDisabled(std::int64_t id, bool disabled) override;
   absl::StatusOr<DirectoryCounts> Counts() override;

@@ -100,6 +100,8 @@ absl::StatusOr<std::vector<std::int64_t>> GetIntArray(const json& j, const char*
 // Request handlers: each returns the answer for one route.
 
 http::HttpResponse GetNodes(AdminOps& ops) {
+  auto changed_at = ops.NodeListChangedAt();
+  if (!changed_at.ok()) return FromStatus(changed_at.status());
   auto nodes = ops.ListNodes();
   if (!nodes.ok()) return FromStatus(nodes.status());
   json array = json::array();
@@ -115,7 +117,7 @@ http::HttpResponse GetNodes(AdminOps& ops) {
   }
   // "confgiinfo" (sic): the spelling deployed SDKs read.
   return Json(200, json{{"confgiinfo", json{{"node_array", array}}},
-                        {"confgiinfo_timestamp", static_cast<std::int64_t>(std::time(nullptr))}});
+                        {"confgiinfo_timestamp", *changed_at}});
 }
 
 json AccountJson(const AccountRecord& a) { return json{{"uid", a.uid}, {"no", a.no}, {"banned", a.banned}}; }

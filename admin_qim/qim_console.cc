@@ -565,8 +565,12 @@ int Interactive(Console& console) {
     try {
       commands.app.parse(line, false);
     } catch (const CLI::ParseError& e) {
-      if (e.get_exit_code() != 0) ++failures;
-      commands.app.exit(e, console.out(), console.err());
+      if (e.get_exit_code() == 0) {
+        commands.app.exit(e, console.out(), console.err());  // --help on a line
+      } else {
+        ++failures;
+        console.err() << "qim: " << e.what() << " (type 'help', or add --help to a command)\n";
+      }
       continue;
     }
     if (commands.quit) break;

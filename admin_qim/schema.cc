@@ -100,6 +100,16 @@ std::vector<Migration> BuildMigrations() {
   PRIMARY KEY (uid, gid)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
       }});
+  m.push_back(Migration{
+      2,
+      "change_clock: when node_list last changed (confgiinfo_timestamp)",
+      {
+          R"sql(CREATE TABLE IF NOT EXISTS change_clock (
+  name       VARCHAR(32) NOT NULL PRIMARY KEY,
+  changed_at BIGINT NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
+          "INSERT IGNORE INTO change_clock (name, changed_at) VALUES ('node_list', UNIX_TIMESTAMP())",
+      }});
   return m;
 }
 
@@ -166,6 +176,7 @@ absl::StatusOr<int> Migrate(db::MysqlPool& pool, int lock_timeout_s) {
       record->executeUpdate();
       IM_LOG_INFO(log::Db(), "schema: applied migration {} ({})", migration.version, migration.description);
     }
+    log::Db().flush();
     if (found == LatestSchemaVersion()) {
       IM_LOG_INFO(log::Db(), "schema: up to date at version {}", found);
     }

@@ -241,8 +241,12 @@ absl::Status PrivateMariaDb::Start() {
     std::vector<std::string> install = {
         FindExecutable({"/usr/bin/mariadb-install-db", "mariadb-install-db"}), "--no-defaults",
         "--datadir=" + dir_->path() + "/data", "--auth-root-authentication-method=normal",
-        "--skip-test-db", "--skip-name-resolve"};
+        "--skip-test-db", "--skip-name-resolve",
+        // Its own tmpdir: mariadbd removes "#sql*" files in its tmpdir at start,
+        // which breaks other instances installing at the same time in /tmp.
+        "--tmpdir=" + dir_->path() + "/tmp"};
     if (root) install.push_back("--user=root");
+    std::filesystem::create_directories(dir_->path() + "/tmp");
     std::string output;
     if (RunCommand(install, &output) != 0) {
       return absl::InternalError("mariadb-install-db failed: " + output);
@@ -267,7 +271,7 @@ absl::Status PrivateMariaDb::StartServer() {
       "--port=" + std::to_string(port_), "--bind-address=127.0.0.1", "--skip-name-resolve",
       "--pid-file=" + dir_->path() + "/mariadbd.pid", "--log-error=" + dir_->path() + "/err.log",
       "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M", "--max-connections=500",
-      "--skip-log-bin"};
+      "--skip-log-bin", "--tmpdir=" + dir_->path() + "/tmp"};
   if (::geteuid() == 0) argv.push_back("--user=root");
   auto child = ChildProcess::Start(argv, dir_->path() + "/stdout.log");
   if (!child.ok()) return child.status();

@@ -1,0 +1,306 @@
+// The qim console as a child process against a real admin_qim (private
+// MariaDB and Redis): one-shot commands, their effect checked through the
+// HTTP API, errors a person can act on, and the line-by-line mode.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "tests/integration/admin/admin_test_util.h"
+
+namespace im::admin {
+namespace {
+
+using nlohmann::json;
+using testing::AdminProcess;
+using testing::Http;
+using testing::HttpResult;
+
+struct QimRun {
+  int code = -1;
+  std::string output;  // stdout and stderr
+};
+
+// The cells of the first table row whose first cell is `key`.
+std::vector<std::string> RowOf(const std::string& table, const std::string& key) {
+  std::istringstream lines(table);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream words(line);
+    std::vector<std::string> cells;
+    std::string w;
+    while (words >> w) cells.push_back(w);
+    if (!cells.empty() && cells[0] == key) return cells;
+  }
+  return {};
+}
+
+class QimConsoleTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new im::testing::TempDir("qim");
+    db_ = new im::testing::PrivateMariaDb();
+    redis_ = new im::testing::PrivateRedis();
+    // Failures here are reported by SetUp(): a fatal failure in
+    // SetUpTestSuite would only mark the tests skipped.
+    if (absl::Status s = db_->Start(); !s.ok()) {
+      setup_error_ = "mariadb: " + std::string(s.message());
+      return;
+    }
+    if (absl::Status s = redis_->Start(); !s.ok()) {
+      setup_error_ = "redis: " + std::string(s.message());
+      return;
+    }
+    auto admin = AdminProcess::Start(*db_, *redis_, dir_->path());
+    if (!admin.ok()) {
+      setup_error_ = "admin_qim: " + std::string(admin.status().message());
+      return;
+    }
+    admin_ = admin->release();
+  }
+  static void TearDownTestSuite() {
+    delete admin_;
+    delete redis_;
+    delete db_;
+    delete dir_;
+    admin_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(admin_, nullptr) << setup_error_; }
+
+  // qim with the endpoint and secret as flags.
+  static QimRun Qim(std::vector<std::string> args) {
+    std::vector<std::string> argv = {QIM_BIN, "--endpoint", admin_->grpc_endpoint(), "--secret", testing::kSecret};
+    argv.insert(argv.end(), args.begin(), args.end());
+    QimRun r;
+    r.code = im::testing::RunCommand(argv, &r.output);
+    return r;
+  }
+  static json Get(const std::string& path) {
+    HttpResult r = Http(admin_->http_port(), "GET", path);
+    return json::parse(r.body, nullptr, false);
+  }
+
+  static im::testing::TempDir* dir_;
+  static im::testing::PrivateMariaDb* db_;
+  static im::testing::PrivateRedis* redis_;
+  static AdminProcess* admin_;
+  static std::string setup_error_;
+};
+
+im::testing::TempDir* QimConsoleTest::dir_ = nullptr;
+im::testing::PrivateMariaDb* QimConsoleTest::db_ = nullptr;
+im::testing::PrivateRedis* QimConsoleTest::redis_ = nullptr;
+AdminProcess* QimConsoleTest::admin_ = nullptr;
+std::string QimConsoleTest::setup_error_;
+
+TEST_F(QimConsoleTest, OneShotCommandsTakeEffect) {
+  QimRun created = Qim({"account", "create", "zxt77", "--password", "zxt77-password"});
+  ASSERT_EQ(created.code, 0) << created.output;
+  EXPECT_NE(created.output.find("zxt77"), std::string::npos);
+  json account = Get("/v1/accounts/zxt77");
+  ASSERT_TRUE(account.contains("uid")) << account;
+  const std::int64_t uid = account["uid"];
+  const std::string u = std::to_string(uid);
+
+  ASSERT_EQ(Qim({"account", "create", "zxt78", "--password", "zxt78-password"}).code, 0);
+  const std::int64_t uid2 = Get("/v1/accounts/zxt78")["uid"];
+  const std::string u2 = std::to_string(uid2);
+
+  QimRun got = Qim({"account", "get", "zxt77"});
+  EXPECT_EQ(got.code, 0) << got.output;
+  EXPECT_NE(got.output.find("UID"), std::string::npos) << got.output;  // a table
+  EXPECT_NE(got.output.find(u), std::string::npos);
+  QimRun list = Qim({"account", "list", "--search", "zxt"});
+  EXPECT_EQ(list.code, 0);
+  EXPECT_NE(list.output.find("zxt78"), std::string::npos) << list.output;
+
+  QimRun token = Qim({"token", u});
+  EXPECT_EQ(token.code, 0) << token.output;
+  EXPECT_NE(token.output.find("86400s"), std::string::npos) << token.output;
+
+  QimRun group = Qim({"group", "create", "ops", "--owner", u, "--members", u + "," + u2});
+  ASSERT_EQ(group.code, 0) << group.output;
+  // The gid is in the table; find it through its known range.
+  const auto at = group.output.find("\n900");
+  ASSERT_NE(at, std::string::npos) << group.output;
+  const std::string gid = group.output.substr(at + 1, group.output.find(' ', at) - at - 1);
+  EXPECT_EQ(Get("/v1/groups/" + gid)["members"], json({uid, uid2}));
+
+  ASSERT_EQ(Qim({"account", "create", "zxt79", "--password", "zxt79-password"}).code, 0);
+  const std::int64_t uid3 = Get("/v1/accounts/zxt79")["uid"];
+  QimRun add = Qim({"group", "add-member", gid, std::to_string(uid3)});
+  EXPECT_EQ(add.code, 0) << add.output;
+  EXPECT_EQ(Get("/v1/groups/" + gid)["members"], json({uid, uid2, uid3}));
+  EXPECT_EQ(Qim({"group", "remove-member", gid, u2}).code, 0);
+  EXPECT_EQ(Get("/v1/groups/" + gid)["members"], json({uid, uid3}));
+  EXPECT_EQ(Qim({"group", "mute", gid, "--uid", u}).code, 0);
+  EXPECT_EQ(Get("/v1/groups/" + gid)["muted_members"], json({uid}));
+  EXPECT_EQ(Qim({"group", "mute", gid}).code, 0);
+  EXPECT_EQ(Get("/v1/groups/" + gid)["muted"], true);
+
+  QimRun node = Qim({"node", "add", "--address", "127.0.0.1", "--tcp-port", std::to_string(admin_->http_port()),
+                  "--udp-port", "21985", "--type", "notify", "--weight", "70"});
+  ASSERT_EQ(node.code, 0) << node.output;
+  ASSERT_EQ(Qim({"node", "add", "--address", "127.0.0.1", "--tcp-port", "1", "--type", "sync"}).code, 0);
+  json nodes = Get("/v1/nodes")["confgiinfo"]["node_array"];
+  ASSERT_EQ(nodes.size(), 2u) << nodes;
+  EXPECT_EQ(nodes[0]["weight"], 70);
+  EXPECT_EQ(nodes[0]["server_type"], 1);
+  EXPECT_EQ(nodes[1]["server_type"], 2);
+  const std::string node_id = std::to_string(nodes[1]["id"].get<std::int64_t>());
+  QimRun listed = Qim({"node", "list"});
+  EXPECT_EQ(listed.code, 0);
+  EXPECT_NE(listed.output.find("DISABLED"), std::string::npos) << listed.output;
+  const std::int64_t before = Get("/v1/nodes")["confgiinfo_timestamp"];
+  EXPECT_EQ(Qim({"node", "disable", node_id}).code, 0);
+  EXPECT_EQ(Get("/v1/nodes")["confgiinfo"]["node_array"][1]["disabled"], 1);
+  EXPECT_GT(Get("/v1/nodes")["confgiinfo_timestamp"].get<std::int64_t>(), before);  // SDKs see a change
+  EXPECT_EQ(Qim({"node", "enable", node_id}).code, 0);
+  EXPECT_EQ(Get("/v1/nodes")["confgiinfo"]["node_array"][1]["disabled"], 0);
+  EXPECT_EQ(Qim({"node", "disable", node_id}).code, 0);
+
+  // stats: node 1 listens (admin_qim's own HTTP port), node 2 is disabled.
+  QimRun stats = Qim({"stats"});
+  ASSERT_EQ(stats.code, 0) << stats.output;
+  EXPECT_NE(stats.output.find("accounts: 3"), std::string::npos) << stats.output;
+  EXPECT_NE(stats.output.find("groups: 1"), std::string::npos) << stats.output;
+  EXPECT_EQ(RowOf(stats.output, "1"),
+            (std::vector<std::string>{"1", "notify", "127.0.0.1:" + std::to_string(admin_->http_port()), "no", "yes"}))
+      << stats.output;
+  EXPECT_EQ(RowOf(stats.output, "2"), (std::vector<std::string>{"2", "sync", "127.0.0.1:1", "yes", "no"}))
+      << stats.output;
+
+  EXPECT_EQ(Qim({"friend", u, u2}).code, 0);
+  EXPECT_EQ(Qim({"block", u2, u}).code, 0);
+
+  QimRun ban = Qim({"ban", u});
+  EXPECT_EQ(ban.code, 0) << ban.output;
+  EXPECT_EQ(Get("/v1/accounts/zxt77")["banned"], true);
+  HttpResult login = Http(admin_->http_port(), "POST", "/v1/tokens",
+                          json{{"no", "zxt77"}, {"password", "zxt77-password"}}.dump(), "");
+  EXPECT_EQ(login.status, 403) << login.body;
+  EXPECT_EQ(Qim({"unban", u}).code, 0);
+  EXPECT_EQ(Get("/v1/accounts/zxt77")["banned"], false);
+
+  EXPECT_EQ(Qim({"group", "delete", gid}).code, 0);
+  EXPECT_EQ(Http(admin_->http_port(), "GET", "/v1/groups/" + gid).status, 404);
+}
+
+TEST_F(QimConsoleTest, ErrorsSayWhatToDo) {
+  QimRun dup = Qim({"account", "create", "dupe1", "--password", "dupe1-password"});
+  ASSERT_EQ(dup.code, 0) << dup.output;
+  dup = Qim({"account", "create", "dupe1", "--password", "dupe1-password"});
+  EXPECT_EQ(dup.code, 1);
+  EXPECT_NE(dup.output.find("already exists"), std::string::npos) << dup.output;
+
+  QimRun missing = Qim({"account", "get", "no-such-account"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.output.find("not found"), std::string::npos) << missing.output;
+
+  std::string out;
+  EXPECT_EQ(im::testing::RunCommand({QIM_BIN, "--endpoint", admin_->grpc_endpoint(), "--secret", "wrong-secret",
+                                     "account", "get", "dupe1"},
+                                    &out),
+            1);
+  EXPECT_NE(out.find("unauthenticated"), std::string::npos) << out;
+  EXPECT_NE(out.find("QIM_SECRET"), std::string::npos) << out;
+
+  EXPECT_EQ(im::testing::RunCommand({"env", "-u", "QIM_SECRET", "HOME=/nonexistent", QIM_BIN, "--endpoint",
+                                     admin_->grpc_endpoint(), "node", "list"},
+                                    &out),
+            2);
+  EXPECT_NE(out.find("no admin secret"), std::string::npos) << out;
+
+  const std::string nowhere = "127.0.0.1:" + std::to_string(im::testing::PickFreePort());
+  EXPECT_EQ(im::testing::RunCommand({QIM_BIN, "--endpoint", nowhere, "--secret", "x", "--timeout-ms", "1000", "node",
+                                     "list"},
+                                    &out),
+            1);
+  EXPECT_NE(out.find(nowhere), std::string::npos) << out;
+
+  EXPECT_EQ(Qim({"group", "add-member", "123456", "2"}).code, 1);
+  EXPECT_EQ(Qim({"account", "create"}).code, 2);  // usage
+  EXPECT_EQ(Qim({"frobnicate"}).code, 2);
+}
+
+TEST_F(QimConsoleTest, SystemMessagesAndOnlineStatusNeedTheirDaemons) {
+  ASSERT_EQ(Qim({"account", "create", "lonely", "--password", "lonely-password"}).code, 0);
+  const std::string uid = std::to_string(Get("/v1/accounts/lonely")["uid"].get<std::int64_t>());
+  QimRun send = Qim({"send", "--to", uid, "hello from ops"});
+  EXPECT_EQ(send.code, 1);
+  EXPECT_NE(send.output.find("unavailable"), std::string::npos) << send.output;
+  EXPECT_NE(send.output.find("access.address"), std::string::npos) << send.output;
+  QimRun online = Qim({"online", uid});
+  EXPECT_EQ(online.code, 1);
+  EXPECT_NE(online.output.find("route.addresses"), std::string::npos) << online.output;
+}
+
+TEST_F(QimConsoleTest, ConfiguredButUnreachableDaemonsAreUnavailable) {
+  const std::string dead = "127.0.0.1:" + std::to_string(im::testing::PickFreePort());
+  auto admin = AdminProcess::Start(*db_, *redis_, dir_->path(),
+                                   {"--access.address", dead, "--route.addresses", dead, "--cluster.rpc_timeout_ms",
+                                    "500"});
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  std::string out;
+  const std::vector<std::string> base = {QIM_BIN, "--endpoint", (*admin)->grpc_endpoint(), "--secret",
+                                         testing::kSecret};
+  auto with = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = base;
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  };
+  EXPECT_EQ(im::testing::RunCommand(with({"send", "--group", "9001", "hi"}), &out), 1);
+  EXPECT_NE(out.find("access_server at " + dead + " cannot be reached"), std::string::npos) << out;
+  EXPECT_EQ(im::testing::RunCommand(with({"online", "2"}), &out), 1);
+  EXPECT_NE(out.find("route_server at " + dead + " cannot be reached"), std::string::npos) << out;
+}
+
+TEST_F(QimConsoleTest, ReadsCommandsLineByLineFromAPipe) {
+  const std::string script =
+      "account create piped1 --password piped1-password\n"
+      "# a comment\n"
+      "\n"
+      "account get piped1\n"
+      "node list\n"
+      "quit\n"
+      "account create never --password never-password\n";
+  std::string out;
+  const int code = im::testing::RunCommand(
+      {"sh", "-c", "printf '%s' \"$1\" | \"$0\" --endpoint \"$2\" --secret \"$3\"", QIM_BIN, script,
+       admin_->grpc_endpoint(), testing::kSecret},
+      &out);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("piped1"), std::string::npos) << out;
+  EXPECT_EQ(Http(admin_->http_port(), "GET", "/v1/accounts/piped1").status, 200);
+  EXPECT_EQ(Http(admin_->http_port(), "GET", "/v1/accounts/never").status, 404);  // after quit
+
+  // A failing line makes the piped session exit non-zero, and later lines still run.
+  const int failed = im::testing::RunCommand(
+      {"sh", "-c", "printf '%s' \"$1\" | QIM_ENDPOINT=\"$2\" QIM_SECRET=\"$3\" \"$0\"", QIM_BIN,
+       "account get nobody-at-all\naccount create piped2 --password piped2-password\n", admin_->grpc_endpoint(),
+       testing::kSecret},
+      &out);
+  EXPECT_EQ(failed, 1) << out;
+  EXPECT_EQ(Http(admin_->http_port(), "GET", "/v1/accounts/piped2").status, 200);
+}
+
+TEST_F(QimConsoleTest, ReadsEndpointAndSecretFromConfigFile) {
+  const std::string config = dir_->path() + "/qim.toml";
+  {
+    FILE* f = fopen(config.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fprintf(f, "endpoint = \"%s\"\nsecret = \"%s\"\n", admin_->grpc_endpoint().c_str(), testing::kSecret);
+    fclose(f);
+  }
+  std::string out;
+  EXPECT_EQ(im::testing::RunCommand({"env", "-u", "QIM_SECRET", "-u", "QIM_ENDPOINT", "QIM_CONFIG=" + config, QIM_BIN,
+                                     "node", "list"},
+                                    &out),
+            0)
+      << out;
+  EXPECT_EQ(im::testing::RunCommand({QIM_BIN, "--config", dir_->path() + "/missing.toml", "node", "list"}, &out), 2);
+  EXPECT_NE(out.find("missing.toml"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace im::admin

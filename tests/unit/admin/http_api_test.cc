@@ -1,0 +1,199 @@
+// HttpApi over AdminOps with in-memory fakes: routing, auth, JSON errors,
+// and that a rejected request reaches no store.
+#include "admin_qim/http_api.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+
+namespace im::admin {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kSecret[] = "unit-test-secret-0123";
+
+class FakeStore final : public DirectoryStore {
+ public:
+  int writes = 0;
+  std::map<std::string, AccountRecord> accounts;
+  std::vector<NodeRecord> nodes;
+
+  absl::StatusOr<AccountRecord> CreateAccount(const std::string& no, const std::string& hash) override {
+    ++writes;
+    if (accounts.count(no)) return absl::AlreadyExistsError("account '" + no + "' already exists");
+    last_hash = hash;
+    AccountRecord a{static_cast<std::int64_t>(accounts.size()) + 2, no, false, 1};
+    accounts[no] = a;
+    return a;
+  }
+  absl::StatusOr<AccountRecord> GetAccountByNo(const std::string& no) override {
+    auto it = accounts.find(no);
+    if (it == accounts.end()) return absl::NotFoundError("account '" + no + "' does not exist");
+    return it->second;
+  }
+  absl::StatusOr<AccountRecord> GetAccountByUid(std::int64_t uid) override {
+    for (auto& [no, a] : accounts) {
+      if (a.uid == uid) return a;
+    }
+    return absl::NotFoundError("no such uid");
+  }
+  absl::StatusOr<std::vector<AccountRecord>> ListAccounts(const std::string&, int, std::int64_t) override {
+    return std::vector<AccountRecord>{};
+  }
+  absl::StatusOr<CredentialRecord> GetCredential(const std::string& no) override {
+    auto it = accounts.find(no);
+    if (it == accounts.end()) return absl::NotFoundError("none");
+    return CredentialRecord{it->second.uid, last_hash};
+  }
+  absl::Status SetBanned(std::int64_t, bool) override { return Write(); }
+  absl::StatusOr<std::vector<std::int64_t>> ListBanned() override { return std::vector<std::int64_t>{}; }
+  absl::StatusOr<std::int64_t> CreateGroup(const std::string&, std::int64_t, const std::vector<std::int64_t>&) override {
+    ++writes;
+    return 9001;
+  }
+  absl::StatusOr<GroupRecord> GetGroup(std::int64_t) override { return absl::NotFoundError("group does not exist"); }
+  absl::Status DeleteGroup(std::int64_t) override { return Write(); }
+  absl::Status AddMembers(std::int64_t gid, const std::vector<std::int64_t>&) override {
+    ++writes;
+    return gid == 9001 ? absl::OkStatus() : absl::NotFoundError("group does not exist");
+  }
+  absl::Status RemoveMember(std::int64_t, std::int64_t) override { return Write(); }
+  absl::Status SetMuted(std::int64_t, std::int64_t, bool) override { return Write(); }
+  absl::Status AddFriend(std::int64_t, std::int64_t) override { return Write(); }
+  absl::Status Block(std::int64_t, std::int64_t) override { return Write(); }
+  absl::StatusOr<std::vector<NodeRecord>> ListNodes() override { return nodes; }
+  absl::StatusOr<std::int64_t> NodeListChangedAt() override { return 1582004741; }
+  absl::StatusOr<NodeRecord> AddNode(const NodeRecord& n) override {
+    ++writes;
+    return n;
+  }
+  absl::Status SetNodeDisabled(std::int64_t, bool) override { return Write(); }
+  absl::StatusOr<DirectoryCounts> Counts() override { return DirectoryCounts{}; }
+
+ private:
+  absl::Status Write() {
+    ++writes;
+    return absl::OkStatus();
+  }
+  std::string last_hash;
+};
+
+class FakeRedis final : public SessionTokens, public DirectoryEvents {
+ public:
+  std::vector<std::string> events;
+  absl::StatusOr<std::string> Issue(std::int64_t uid, std::int64_t) override { return "token-" + std::to_string(uid); }
+  absl::Status RevokeAll(std::int64_t) override { return absl::OkStatus(); }
+  absl::Status SetBanned(std::int64_t, bool) override { return absl::OkStatus(); }
+  absl::Status Publish(const std::string& kind, std::int64_t id, const std::vector<std::int64_t>& uids) override {
+    events.push_back(RedisBackend::EventJson(kind, id, uids));
+    return absl::OkStatus();
+  }
+};
+
+class FakeCluster final : public ClusterClient {
+ public:
+  absl::StatusOr<SystemMessageResult> SendSystemMessage(std::int64_t, std::int64_t, std::int64_t, int,
+                                                        const std::string&) override {
+    return absl::UnavailableError("none");
+  }
+  absl::StatusOr<std::vector<OnlineDeviceInfo>> QueryOnline(std::int64_t) override {
+    return absl::UnavailableError("none");
+  }
+};
+
+class HttpApiUnitTest : public ::testing::Test {
+ protected:
+  HttpApiUnitTest()
+      : ops_(&store_, &redis_, &redis_, &cluster_, AdminOpsOptions{}),
+        limiter_(0.001, 2),
+        api_(&ops_, &limiter_, HttpApiOptions{kSecret}) {}
+
+  http::HttpResponse Call(const std::string& method, const std::string& path, const std::string& body = "",
+                          bool admin = true) {
+    http::HttpRequest r;
+    r.method = method;
+    r.path = path;
+    r.target = path;
+    r.body = body;
+    r.remote = "10.1.2.3";
+    if (admin) r.headers["authorization"] = std::string("Bearer ") + kSecret;
+    return api_.Handle(r);
+  }
+
+  FakeStore store_;
+  FakeRedis redis_;
+  FakeCluster cluster_;
+  AdminOps ops_;
+  RateLimiter limiter_;
+  HttpApi api_;
+};
+
+TEST_F(HttpApiUnitTest, NodesUseTheSeedShape) {
+  store_.nodes = {NodeRecord{3, 21983, 21985, 100, 1, "", "127.0.0.1", true}};
+  auto r = Call("GET", "/v1/nodes", "", false);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body),
+            json::parse(R"({"confgiinfo":{"node_array":[{"id":3,"tcp_port":21983,"udp_port":21985,"weight":100,)"
+                        R"("server_type":1,"tcp_protocol":"","address":"127.0.0.1","disabled":1}]},)"
+                        R"("confgiinfo_timestamp":1582004741})"));
+}
+
+TEST_F(HttpApiUnitTest, AdminCallsNeedTheSecretAndTouchNothingWithout) {
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"POST", "/v1/accounts"}, {"GET", "/v1/accounts/x"}, {"POST", "/v1/groups"},
+           {"POST", "/v1/groups/9001/members"}, {"DELETE", "/v1/groups/9001/members/2"}, {"POST", "/v1/friends"},
+           {"POST", "/v1/blocks"}, {"POST", "/v1/bans"}, {"DELETE", "/v1/tokens/2"}}) {
+    auto r = Call(method, path, R"({"no":"a1","password":"secret-1","uid":2,"uids":[2],"name":"g","owner":2})", false);
+    EXPECT_EQ(r.status, 401) << method << " " << path << " " << r.body;
+    EXPECT_EQ(json::parse(r.body)["code"], 401);
+  }
+  EXPECT_EQ(store_.writes, 0);
+  EXPECT_FALSE(BearerMatches("Bearer " + std::string(kSecret) + "x", kSecret));
+  EXPECT_FALSE(BearerMatches("bearer " + std::string(kSecret), kSecret));
+  EXPECT_FALSE(BearerMatches("Bearer ", ""));
+  EXPECT_TRUE(BearerMatches("Bearer " + std::string(kSecret), kSecret));
+}
+
+TEST_F(HttpApiUnitTest, BadBodiesAre400AndReachNoStore) {
+  for (const std::string& body : {"", "{", "null", "[]", "\"x\"", R"({"no":1,"password":"p"})",
+                                  R"({"no":"ok1","password":12345678})", R"({"no":"","password":"secret-1"})"}) {
+    auto r = Call("POST", "/v1/accounts", body);
+    EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
+    json j = json::parse(r.body);
+    EXPECT_EQ(j["code"], 400);
+    EXPECT_FALSE(j["desp"].get<std::string>().empty());
+  }
+  EXPECT_EQ(Call("POST", "/v1/groups/9001/members", R"({"uids":[]})").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/groups/9001/members", R"({"uids":[-4]})").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/groups", R"({"name":"","owner":2})").status, 400);
+  EXPECT_EQ(Call("POST", "/v1/friends", R"({"uid":2,"friend":2})").status, 400);
+  EXPECT_EQ(store_.writes, 0);
+}
+
+TEST_F(HttpApiUnitTest, StatusesMapToHttpCodes) {
+  EXPECT_EQ(Call("POST", "/v1/accounts", R"({"no":"zxt77","password":"secret-1"})").status, 200);
+  EXPECT_EQ(Call("POST", "/v1/accounts", R"({"no":"zxt77","password":"secret-1"})").status, 409);
+  EXPECT_EQ(Call("GET", "/v1/accounts/none").status, 404);
+  EXPECT_EQ(Call("POST", "/v1/groups/9002/members", R"({"uids":[2]})").status, 404);
+  EXPECT_EQ(Call("POST", "/v1/groups/9001/members", R"({"uids":[2]})").status, 200);
+  EXPECT_EQ(redis_.events.back(), R"({"kind":"group","id":9001,"uids":[2]})");
+  EXPECT_EQ(Call("PUT", "/v1/accounts").status, 405);
+  EXPECT_EQ(Call("GET", "/v2/nodes").status, 404);
+  EXPECT_EQ(Call("GET", "/v1/nodes/extra", "", false).status, 404);
+}
+
+TEST_F(HttpApiUnitTest, UserLoginsAreRateLimitedAndCheckThePassword) {
+  ASSERT_EQ(Call("POST", "/v1/accounts", R"({"no":"zxt77","password":"secret-1"})").status, 200);
+  auto ok = Call("POST", "/v1/tokens", R"({"no":"zxt77","password":"secret-1"})", false);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(json::parse(ok.body)["token"], "token-2");
+  EXPECT_EQ(Call("POST", "/v1/tokens", R"({"no":"zxt77","password":"secret-2"})", false).status, 401);
+  EXPECT_EQ(Call("POST", "/v1/tokens", R"({"no":"zxt77","password":"secret-1"})", false).status, 429);
+  EXPECT_EQ(Call("POST", "/v1/tokens", R"({"uid":2})", false).status, 401);
+  EXPECT_EQ(Call("POST", "/v1/tokens", R"({"uid":2})").status, 200);
+}
+
+}  // namespace
+}  // namespace im::admin
