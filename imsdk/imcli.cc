@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <set>
@@ -92,9 +93,13 @@ class Cli {
            state_ == want;
   }
 
-  void AddOutstanding(std::int32_t msgid) {
+  /// Runs `send` and records its msgid, under the lock OnSent takes, so an
+  /// answer arriving before `send` returns is not missed.
+  std::int32_t Send(const std::function<std::int32_t()>& send) {
     std::lock_guard<std::mutex> lock(mu_);
-    outstanding_.insert(msgid);
+    std::int32_t msgid = send();
+    if (msgid > 0) outstanding_.insert(msgid);
+    return msgid;
   }
 
   bool WaitSends(std::chrono::milliseconds timeout) {
@@ -191,10 +196,19 @@ int RunImcli(int argc, char** argv) {
   }
   sdk.Startup();
   const auto wait = std::chrono::milliseconds(wait_ms);
+  // Script mode: wait until logged in and caught up, so output is deterministic.
+  auto wait_synced = [&] {
+    auto deadline = std::chrono::steady_clock::now() + wait;
+    while (!sdk.synced() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return sdk.synced();
+  };
   if (script && !cli.WaitState(State::kOnline, wait)) {
     Error(cli, "not online after " + std::to_string(wait_ms) + " ms");
     return 1;
   }
+  if (script) wait_synced();
   std::int64_t app_id = 0;
   std::string line;
   while (std::getline(std::cin, line)) {
@@ -219,13 +233,14 @@ int RunImcli(int argc, char** argv) {
         Error(cli, "usage: " + cmd + " <id> <text>");
         continue;
       }
-      std::int32_t msgid = cmd == "/to" ? sdk.SendPeerMsg(++app_id, target, 0, text)
-                                        : sdk.SendGroupMsg(++app_id, target, 0, text);
+      std::int32_t msgid = cli.Send([&] {
+        return cmd == "/to" ? sdk.SendPeerMsg(++app_id, target, 0, text)
+                            : sdk.SendGroupMsg(++app_id, target, 0, text);
+      });
       if (msgid <= 0) {
         Error(cli, "send refused: " + std::to_string(msgid));
         continue;
       }
-      cli.AddOutstanding(msgid);
     } else if (cmd == "/history") {
       std::istringstream args(rest);
       std::int64_t gid = 0;
@@ -257,6 +272,7 @@ int RunImcli(int argc, char** argv) {
       cli.ResetState();
       sdk.ChangeNo(new_no, new_password.empty() ? password : new_password, 0);
       if (script && !cli.WaitState(State::kOnline, wait)) Error(cli, "not online after switch");
+      if (script) wait_synced();
     } else if (cmd == "/ack") {
       std::istringstream args(rest);
       std::int64_t gid = -1, off = -1;
@@ -272,6 +288,7 @@ int RunImcli(int argc, char** argv) {
     } else if (cmd == "/wait") {
       // Waits until every send of this session has its answer.
       if (!cli.WaitSends(wait)) Error(cli, "sends still unanswered");
+      wait_synced();
     } else if (cmd == "/quit") {
       break;
     } else if (cmd == "/help") {
@@ -283,6 +300,7 @@ int RunImcli(int argc, char** argv) {
     }
   }
   cli.WaitSends(wait);
+  if (script) wait_synced();
   return 0;
 }
 

@@ -30,13 +30,14 @@ class ImSdk::Impl {
     }
     executor_ = options.executor;
     module_ = std::make_unique<SyncModule>(
-        io_, std::move(options), std::move(callbacks), &store_, &shared_,
+        io_, std::move(options), std::move(callbacks), &store_, shared_,
         [this](std::function<void()> job) { asio::post(blocking_io_, std::move(job)); });
     thread_ = std::thread([this] { io_.run(); });
     blocking_thread_ = std::thread([this] { blocking_io_.run(); });
   }
 
   ~Impl() {
+    shared_->account_gen.fetch_add(1);  // callbacks still queued in an app executor are dropped
     std::promise<void> done;
     asio::post(io_, [this, &done] {
       module_->Shutdown();
@@ -65,7 +66,7 @@ class ImSdk::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   asio::executor_work_guard<asio::io_context::executor_type> blocking_work_;
   MessageStore store_;
-  SharedState shared_;
+  std::shared_ptr<SharedState> shared_ = std::make_shared<SharedState>();
   std::unique_ptr<SyncModule> module_;
   std::function<void(std::function<void()>)> executor_;
   int init_status_ = kOk;
@@ -95,7 +96,7 @@ void ImSdk::SetToken(std::int64_t uid, const std::string& token) {
     std::lock_guard<std::mutex> lock(impl_->account_mu_);
     impl_->has_account_ = uid > 0 && !token.empty();
   }
-  if (uid > 0) impl_->shared_.uid.store(uid);
+  if (uid > 0) impl_->shared_->uid.store(uid);
   impl_->Post([impl = impl_.get(), uid, token] { impl->module_->SetToken(uid, token); });
 }
 
@@ -133,8 +134,8 @@ int ImSdk::ChangeNo(const std::string& no, const std::string& password, std::int
     impl_->has_account_ = true;
   }
   // From here on no callback of the old account reaches the application.
-  impl_->shared_.account_gen.fetch_add(1);
-  impl_->shared_.uid.store(uid);
+  impl_->shared_->account_gen.fetch_add(1);
+  impl_->shared_->uid.store(uid);
   impl_->Post([impl = impl_.get(), no, password, uid] {
     impl->module_->Stop();
     impl->module_->SetAccount(no, password, uid);
@@ -149,8 +150,8 @@ int ImSdk::ChangeToken(std::int64_t uid, const std::string& token) {
     std::lock_guard<std::mutex> lock(impl_->account_mu_);
     impl_->has_account_ = true;
   }
-  impl_->shared_.account_gen.fetch_add(1);
-  impl_->shared_.uid.store(uid);
+  impl_->shared_->account_gen.fetch_add(1);
+  impl_->shared_->uid.store(uid);
   impl_->Post([impl = impl_.get(), uid, token] {
     impl->module_->Stop();
     impl->module_->SetToken(uid, token);
@@ -164,7 +165,7 @@ std::int32_t QueueSendCommon(ImSdk::Impl* impl, bool is_group, std::int64_t app_
                              std::int64_t to, std::int32_t msg_type, const std::string& data,
                              std::int32_t msg_flag) {
   if (to <= 0 || data.empty() || data.size() > 65000) return kErrBadArgument;
-  std::int64_t uid = impl->shared_.uid.load();
+  std::int64_t uid = impl->shared_->uid.load();
   if (uid <= 0) return kErrNotStarted;
   PendingSend p;
   p.msgid = impl->store_.NextMsgid(uid);
@@ -180,9 +181,9 @@ std::int32_t QueueSendCommon(ImSdk::Impl* impl, bool is_group, std::int64_t app_
                      .count();
   impl->store_.AddPending(uid, p);
   std::int32_t msgid = p.msgid;
-  std::uint64_t gen = impl->shared_.account_gen.load();
+  std::uint64_t gen = impl->shared_->account_gen.load();
   asio::post(impl->io_, [impl, p = std::move(p), gen]() mutable {
-    if (impl->shared_.account_gen.load() != gen) return;  // queued for the old account
+    if (impl->shared_->account_gen.load() != gen) return;  // queued for the old account
     impl->module_->QueueSend(std::move(p));
   });
   return msgid;
@@ -211,15 +212,17 @@ void ImSdk::Stop() {
 }
 
 std::map<std::int64_t, std::int64_t> ImSdk::Offsets() const {
-  return impl_->store_.Offsets(impl_->shared_.uid.load());
+  return impl_->store_.Offsets(impl_->shared_->uid.load());
 }
 
 std::vector<Message> ImSdk::History(std::int64_t group_id, int limit) const {
-  return impl_->store_.History(impl_->shared_.uid.load(), group_id, limit);
+  return impl_->store_.History(impl_->shared_->uid.load(), group_id, limit);
 }
 
-std::int64_t ImSdk::uid() const { return impl_->shared_.uid.load(); }
+std::int64_t ImSdk::uid() const { return impl_->shared_->uid.load(); }
 
-State ImSdk::state() const { return static_cast<State>(impl_->shared_.state.load()); }
+bool ImSdk::synced() const { return impl_->shared_->synced.load(); }
+
+State ImSdk::state() const { return static_cast<State>(impl_->shared_->state.load()); }
 
 }  // namespace im::sdk

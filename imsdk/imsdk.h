@@ -185,6 +185,9 @@ class ImSdk {
   /// The logged-in (or last) uid; 0 before the first login.
   std::int64_t uid() const;
   State state() const;
+  /// True when online, the starting offsets were fetched, no pull is running or
+  /// due and no send is unanswered (updated every ~50 ms). For tests and tools.
+  bool synced() const;
 
   class Impl;
 

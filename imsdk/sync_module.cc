@@ -50,13 +50,13 @@ const char* StateName(State state) {
 }
 
 SyncModule::SyncModule(asio::io_context& io, Options options, Callbacks callbacks,
-                       MessageStore* store, SharedState* shared,
+                       MessageStore* store, std::shared_ptr<SharedState> shared,
                        std::function<void(std::function<void()>)> run_blocking)
     : io_(io),
       options_(std::move(options)),
       callbacks_(std::move(callbacks)),
       store_(store),
-      shared_(shared),
+      shared_(std::move(shared)),
       run_blocking_(std::move(run_blocking)),
       bootstrap_timer_(io),
       tick_timer_(io) {
@@ -90,6 +90,7 @@ SyncModule::~SyncModule() = default;
 // ---------------------------------------------------------------- logging
 
 void SyncModule::Log(LogLevel level, const std::string& line) {
+  if (shutdown_) return;  // the SDK is being destroyed: no more callbacks
   if (callbacks_.on_log) {
     callbacks_.on_log(level, line);
   } else if (level >= LogLevel::kWarn) {
@@ -100,13 +101,14 @@ void SyncModule::Log(LogLevel level, const std::string& line) {
 
 template <typename... Args>
 void SyncModule::Logf(LogLevel level, const char* f, Args&&... args) {
-  if (!callbacks_.on_log && level < LogLevel::kWarn) return;
+  if (shutdown_ || (!callbacks_.on_log && level < LogLevel::kWarn)) return;
   Log(level, fmt::format(fmt::runtime(f), std::forward<Args>(args)...));
 }
 
 void SyncModule::Emit(std::function<void()> fn) {
+  if (shutdown_) return;
   std::uint64_t gen = shared_->account_gen.load();
-  SharedState* shared = shared_;
+  std::shared_ptr<SharedState> shared = shared_;  // outlives the SDK in an app executor
   auto guarded = [shared, gen, fn = std::move(fn)] {
     if (shared->account_gen.load() == gen) fn();
   };
@@ -196,6 +198,7 @@ void SyncModule::Startup() {
 
 void SyncModule::Stop() {
   running_ = false;
+  shared_->synced.store(false);
   ++gen_;
   bootstrapping_ = false;
   bootstrap_timer_.cancel();
@@ -512,6 +515,7 @@ void SyncModule::OnLoginResult(Link& link, std::shared_ptr<Connection> conn, int
     conn->set_frame_handler([this](const net::FrameHeader& h, std::string_view body) {
       OnNotifyFrame(h.cmdid, body);
     });
+    offsets_received_ = false;
     SetState(State::kOnline);
     SendPing(link);
     RequestOffsets();
@@ -619,6 +623,8 @@ void SyncModule::RequestOffsets() {
                           if (h.cmdid != pb::IM_CMD_GET_SYNC_OFFSETS_RES) return true;
                           pb::ImSyncOffsets offsets;
                           if (Parse(&offsets, body)) OnOffsets(offsets);
+                          offsets_received_ = true;
+                          UpdateSynced();
                           return true;
                         });
 }
@@ -967,6 +973,27 @@ void SyncModule::OnSendAnswer(std::int32_t msgid, int code, std::int64_t offset,
   PendingSend send = std::move(s.send);
   sends_.erase(it);
   store_->RemovePending(uid_, msgid);
+  // Record the sender copy / group message at its offset (§5.5) before the
+  // result is reported, so the app sees its offsets already advanced.
+  if (code == 200 && offset > 0) {
+    std::int64_t gid = send.is_group ? send.to : 0;
+    Sequence* seq = seqs_.count(gid) ? &seqs_[gid] : Track(gid, 0);
+    if (offset == seq->last + 1 && !seq->pulling) {
+      Message m;
+      m.group_id = gid;
+      m.offset = offset;
+      m.from_uid = uid_;
+      m.to_uid = send.is_group ? uid_ : send.to;
+      m.timestamp = send.timestamp;
+      m.msgid = msgid;
+      m.msg_type = send.msg_type;
+      m.msg_flag = send.msg_flag;
+      m.content = send.content;
+      Deliver(m);
+    } else if (offset > seq->last) {
+      StartPull(gid);
+    }
+  }
   SendResult r;
   r.app_msg_id = send.app_msg_id;
   r.msgid = msgid;
@@ -979,26 +1006,6 @@ void SyncModule::OnSendAnswer(std::int32_t msgid, int code, std::int64_t offset,
     auto cb = callbacks_.on_send_result;
     Emit([cb, r] { cb(r); });
   }
-  if (code != 200 || offset <= 0) return;
-  // Record the sender copy / group message at its offset (§5.5).
-  std::int64_t gid = send.is_group ? send.to : 0;
-  Sequence* seq = seqs_.count(gid) ? &seqs_[gid] : Track(gid, 0);
-  if (offset <= seq->last) return;
-  if (offset == seq->last + 1 && !seq->pulling) {
-    Message m;
-    m.group_id = gid;
-    m.offset = offset;
-    m.from_uid = uid_;
-    m.to_uid = send.is_group ? uid_ : send.to;
-    m.timestamp = send.timestamp;
-    m.msgid = msgid;
-    m.msg_type = send.msg_type;
-    m.msg_flag = send.msg_flag;
-    m.content = std::move(send.content);
-    Deliver(m);
-  } else {
-    StartPull(gid);
-  }
 }
 
 void SyncModule::ResendAll() {
@@ -1008,6 +1015,14 @@ void SyncModule::ResendAll() {
 }
 
 // ---------------------------------------------------------------- timers
+
+void SyncModule::UpdateSynced() {
+  bool synced = running_ && notify_.ready && offsets_received_ && sends_.empty();
+  for (const auto& [gid, seq] : seqs_) {
+    if (seq.pulling || seq.want_pull || seq.pull_again) synced = false;
+  }
+  shared_->synced.store(synced);
+}
 
 void SyncModule::ArmTick() {
   tick_timer_.expires_after(std::chrono::milliseconds(kTickMs));
@@ -1050,6 +1065,7 @@ void SyncModule::Tick() {
   };
   heartbeat(notify_, false);
   for (auto& l : sync_) heartbeat(l, true);
+  UpdateSynced();
 }
 
 }  // namespace im::sdk

@@ -40,6 +40,8 @@ struct SharedState {
   std::atomic<int> state{static_cast<int>(State::kStopped)};
   /// Bumped on every account switch; callbacks of an older generation are dropped.
   std::atomic<std::uint64_t> account_gen{0};
+  /// Online, starting offsets received, no pull running or waiting, no send unanswered.
+  std::atomic<bool> synced{false};
 };
 
 class SyncModule {
@@ -48,7 +50,7 @@ class SyncModule {
   /// `emit` hands a callback invocation to the app (SDK thread or executor),
   /// dropping it if the account generation changed in between.
   SyncModule(boost::asio::io_context& io, Options options, Callbacks callbacks,
-             MessageStore* store, SharedState* shared,
+             MessageStore* store, std::shared_ptr<SharedState> shared,
              std::function<void(std::function<void()>)> run_blocking);
   ~SyncModule();
 
@@ -129,6 +131,7 @@ class SyncModule {
   void OnSendAnswer(std::int32_t msgid, int code, std::int64_t offset, const std::string& desp);
   void ResendAll();
 
+  void UpdateSynced();
   void ArmTick();
   void Tick();
 
@@ -136,7 +139,7 @@ class SyncModule {
   Options options_;
   Callbacks callbacks_;
   MessageStore* store_;
-  SharedState* shared_;
+  std::shared_ptr<SharedState> shared_;
   std::function<void(std::function<void()>)> run_blocking_;
 
   std::string no_;
@@ -163,6 +166,7 @@ class SyncModule {
   std::int64_t peer_sync_key_ = 0;
   std::map<std::int32_t, InflightSend> sends_;
   std::map<std::int64_t, std::int64_t> unsent_acks_;
+  bool offsets_received_ = false;  // 341 answered since the notify login
   boost::asio::steady_timer tick_timer_;
 };
 
