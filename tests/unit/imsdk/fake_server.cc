@@ -325,6 +325,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   bool closed() const { return closed_; }
+  void Kick(int code, const std::string& desp) { Error(code, desp, 0); }
   std::int64_t uid() const { return logged_in_ ? uid_ : 0; }
   std::int64_t device() const { return device_; }
 
@@ -407,6 +408,7 @@ class Session : public std::enable_shared_from_this<Session> {
       case pb::IM_CMD_HEART_PING: {
         pb::UserMsgSyncInfo ping;
         if (!Parse(&ping, body)) return Error(400, "undecodable body", h.seq);
+        if (cluster_->drop_pongs) return;
         auto [msgid, offset] = cluster_->PeerNewest(uid_);
         pb::UserMsgSyncInfo pong;
         pong.set_synckey(msgid);
@@ -437,6 +439,8 @@ class Session : public std::enable_shared_from_this<Session> {
         std::int64_t offset = 0;
         if (from != uid_ || len != static_cast<std::int32_t>(content.size())) {
           code = 400;
+        } else if (cluster_->fail_sends.load() > 0 && cluster_->fail_sends.fetch_sub(1) > 0) {
+          code = 503;
         } else {
           std::tie(code, offset) =
               cluster_->Send(uid_, device_, msgid, group, to, ts, type, flag, content);
@@ -611,6 +615,15 @@ int FakeServer::sessions() {
     int n = 0;
     for (auto& s : impl->sessions_) n += (!s->closed() && s->uid() != 0) ? 1 : 0;
     return n;
+  });
+}
+
+void FakeServer::Kick(std::int64_t uid, int code, const std::string& desp) {
+  impl_->Run([impl = impl_.get(), uid, code, desp] {
+    for (auto& s : impl->sessions_) {
+      if (!s->closed() && s->uid() == uid) s->Kick(code, desp);
+    }
+    return 0;
   });
 }
 

@@ -54,6 +54,8 @@ class FakeCluster {
   std::atomic<bool> drop_all_pushes{false};
   std::atomic<bool> push_data{true};      // 337/338 (true) or 321/336
   std::atomic<int> drop_send_answers{0};  // the next N sends are stored but not answered
+  std::atomic<int> fail_sends{0};         // the next N sends are answered 503, not stored
+  std::atomic<bool> drop_pongs{false};    // PINGs go unanswered
 
   // Counters.
   std::atomic<int> logins{0};
@@ -104,6 +106,9 @@ class FakeServer {
   /// Stops listening and closes every connection (a dead node).
   void Stop();
   int sessions();
+  /// Sends IM_CMD_ERROR `code` to every session of `uid` and closes them
+  /// (an operator revoking a session).
+  void Kick(std::int64_t uid, int code, const std::string& desp);
   /// Sends a frame to every logged-in session of `uid` except device `except_device`.
   void PushTo(std::int64_t uid, std::int64_t except_device, std::int16_t cmd,
               const std::string& body);

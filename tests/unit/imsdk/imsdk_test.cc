@@ -410,6 +410,74 @@ TEST_F(ImSdkTest, UnansweredSendSurvivesRestart) {
   EXPECT_GT(a->sdk->SendPeerMsg(2, 708, 0, "next"), id);
 }
 
+TEST_F(ImSdkTest, MissingPongMeansDeadConnection) {
+  Options o = Direct();
+  o.heartbeat_interval_ms = 150;
+  auto b = Online(708, o);
+  int logins = cluster_.logins;
+  cluster_.drop_pongs = true;
+  // No PONG one interval after a PING: the SDK drops the link and logs in again.
+  ASSERT_TRUE(WaitFor([&] { return cluster_.logins.load() > logins; }, milliseconds(3000)))
+      << b->logs();
+  cluster_.drop_pongs = false;
+  ASSERT_TRUE(b->WaitOnline());
+  EXPECT_NE(b->logs().find("no PONG"), std::string::npos);
+}
+
+TEST_F(ImSdkTest, Send503IsRetriedAndReportedOnce) {
+  auto a = Online(707, Direct());
+  cluster_.fail_sends = 2;
+  a->sdk->SendPeerMsg(1, 708, 0, "after two 503s");
+  ASSERT_TRUE(WaitFor([&] { return a->results().size() == 1; }, milliseconds(3000))) << a->logs();
+  EXPECT_EQ(a->results()[0].code, 200);
+  EXPECT_EQ(cluster_.fail_sends.load(), 0);  // both 503s were used up
+  EXPECT_NE(a->logs().find("answered 503"), std::string::npos);
+  EXPECT_EQ(cluster_.Peer(708).size(), 1u);
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(a->results().size(), 1u);
+}
+
+TEST_F(ImSdkTest, GivesUpOnASendAfterTheDeadline) {
+  Options o = Direct();
+  o.send_give_up_ms = 500;
+  auto a = Online(707, o);
+  cluster_.drop_send_answers = 1000;
+  a->sdk->SendPeerMsg(1, 708, 0, "into the void");
+  ASSERT_TRUE(WaitFor([&] { return a->results().size() == 1; }, milliseconds(3000)));
+  EXPECT_EQ(a->results()[0].code, kSendTimedOut);
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(a->results().size(), 1u);
+}
+
+TEST_F(ImSdkTest, RevokedSessionWithoutPasswordStops) {
+  auto b = Online(708, Direct());
+  int logins = cluster_.logins;
+  notify_->Kick(708, 401, "session revoked");
+  ASSERT_TRUE(WaitFor([&] { return b->sdk->state() == State::kAuthFailed; })) << b->logs();
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(cluster_.logins.load(), logins);  // never retried with the same token
+}
+
+TEST(ImSdkAccount, RevokedSessionWithPasswordGetsANewToken) {
+  FakeCluster cluster;
+  cluster.AddUser(707, "tok-a");
+  FakeServer n(&cluster, true), s(&cluster, false);
+  FakeAdmin admin;
+  admin.SetNodes(NodesJson({n.port()}, {s.port()}));
+  admin.AddAccount("alice", "pa", 707, "tok-a");
+  Options o = TestClient::FastOptions();
+  o.admin_url = admin.url();
+  TestClient c(o);
+  c.sdk->SetAccount("alice", "pa");
+  c.sdk->Startup();
+  ASSERT_TRUE(c.WaitOnline()) << c.logs();
+  int logins = cluster.logins;
+  n.Kick(707, 401, "session revoked");
+  ASSERT_TRUE(WaitFor([&] { return admin.token_requests.load() == 2; })) << c.logs();
+  ASSERT_TRUE(WaitFor([&] { return cluster.logins.load() >= logins + 2; })) << c.logs();
+  ASSERT_TRUE(c.WaitOnline());
+}
+
 TEST_F(ImSdkTest, CallbacksRunOnTheAppExecutor) {
   std::mutex mu;
   std::vector<std::function<void()>> queue;
