@@ -135,9 +135,8 @@ absl::Status LocalCluster::Start(const ClusterOptions& options) {
     Component notify;
     notify.binary = BinaryPath("notify_server");
     notify.port = PickFreePort();
-    notify.args = {"--server.listen", Local(notify.port), "--access.addresses", Join(access_addresses),
-                   "--route.addresses", Join(route_addresses)};
-    notify.args.insert(notify.args.end(), redis_flags.begin(), redis_flags.end());
+    notify.args = {"--server.listen", Local(notify.port), "--access.address", access_addresses.at(0),
+                   "--route.addresses", Join(route_addresses), "--redis.address", Local(redis_.port())};
     if (absl::Status s = Launch("notify" + std::to_string(i), std::move(notify)); !s.ok()) return s;
   }
 
