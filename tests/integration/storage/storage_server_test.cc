@@ -248,7 +248,7 @@ TEST(StorageServerTest, RequestsForAnotherShardAreRejected) {
 }
 
 TEST(StorageServerTest, BadInputGetsClearErrorsAndTheServerStaysUp) {
-  StorageProcess server({"--storage.max_raw_bytes", "1000"});
+  StorageProcess server({"--storage.max_raw_bytes", "1000", "--server.max_batch_appends", "3"});
   ASSERT_TRUE(server.Start());
   rpc::SaveReply reply;
   grpc::Status s = Save(server.stub(), Peer(50, std::string(1001, 'x')), &reply);
@@ -258,6 +258,16 @@ TEST(StorageServerTest, BadInputGetsClearErrorsAndTheServerStaysUp) {
   EXPECT_EQ(Save(server.stub(), Peer(-1, "x"), &reply).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   rpc::SyncMessagesReply sync;
   EXPECT_EQ(Sync(server.stub(), 0, 0, 10, &sync).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  rpc::SaveBatchRequest too_big;
+  for (int i = 0; i < 4; ++i) *too_big.add_appends()->mutable_seq() = Seq(rpc::SEQ_PEER, 50);
+  rpc::SaveBatchReply batch_reply;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(rpc::DeadlineAfter(5000));
+    grpc::Status bs = server.stub()->SaveBatch(&context, too_big, &batch_reply);
+    EXPECT_EQ(bs.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(bs.error_message().find("server.max_batch_appends"), std::string::npos) << bs.error_message();
+  }
   ASSERT_TRUE(Save(server.stub(), Peer(50, std::string(1000, 'x')), &reply).ok());
   EXPECT_EQ(reply.offset(), 1);
   EXPECT_EQ(server.Terminate(), 0);
