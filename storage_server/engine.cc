@@ -598,6 +598,7 @@ absl::StatusOr<ReadResult> Engine::Read(const SeqKey& seq, std::int64_t after_of
   if (head.newest_offset == 0) return out;
   out.info = {head.newest_msgid, head.newest_offset, head.oldest_offset};
 
+  if (after_offset >= head.newest_offset) return out;  // also keeps after_offset + 1 from overflowing
   const std::int64_t start = std::max({after_offset + 1, head.oldest_offset, std::int64_t{1}});
   if (start > head.newest_offset) return out;
   const std::string upper = RecordKey(seq, head.newest_offset + 1);

@@ -262,6 +262,9 @@ TEST_F(EngineTest, PaginationWalksTheSequenceInOrder) {
   EXPECT_EQ(past_end->info.newest_offset, 25);
   auto far_past = engine_->Read(kAlice, 1000, 10);
   EXPECT_TRUE(far_past->records.empty());
+  auto max_after = engine_->Read(kAlice, INT64_MAX, 10);
+  EXPECT_TRUE(max_after->records.empty());
+  EXPECT_EQ(max_after->info.newest_offset, 25);
   auto all = ReadAll(kAlice, 7);
   ASSERT_EQ(all.size(), 25u);
   ExpectLinked(all);
