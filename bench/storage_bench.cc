@@ -11,7 +11,8 @@
 // Other flags (defaults in brackets): --seconds [5] --writers [8] --batch [64]
 // --inflight [2] (submissions in flight per in-process writer) --clients [16]
 // --grpc_batch [100] --seqs [10000] --raw [100] --keys [1] (idempotency keys)
-// --sync [every_batch|interval_ms] --readers [4] --read_limit [100] --dir DIR.
+// --sync [every_batch|interval_ms] --readers [4] --read_limit [100]
+// --write_buffer_mb [64] (in-process engine) --dir DIR.
 #include <unistd.h>
 
 #include <algorithm>
@@ -51,6 +52,7 @@ struct Flags {
   std::string sync = "every_batch";
   int readers = 4;
   int read_limit = 100;
+  int write_buffer_mb = 64;
   std::string target;
   std::string dir;
 };
@@ -86,6 +88,7 @@ bool ParseFlags(int argc, char** argv, Flags* f) {
       else if (k == "readers") f->readers = std::stoi(v);
       else if (k == "read_limit") f->read_limit = std::stoi(v);
       else if (k == "target") f->target = v;
+      else if (k == "write_buffer_mb") f->write_buffer_mb = std::stoi(v);
       else if (k == "dir") f->dir = v;
       else {
         std::fprintf(stderr, "unknown flag --%s\n", k.c_str());
@@ -134,6 +137,7 @@ EngineOptions BenchEngineOptions(const Flags& flags, const std::string& dir) {
   o.sync_policy = flags.sync == "interval_ms" ? SyncPolicy::kInterval : SyncPolicy::kEveryBatch;
   o.retention_sweep_interval_ms = 0;
   o.max_queued_appends = 1 << 24;
+  o.write_buffer_mb = flags.write_buffer_mb;
   return o;
 }
 

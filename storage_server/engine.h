@@ -235,7 +235,6 @@ class Engine {
   std::unordered_map<SeqKey, SequenceHead, SeqKeyHash> heads_;
   std::int64_t last_msgid_ = 0;
   bool needs_resume_ = false;
-  std::int64_t space_checked_ms_ = 0;
   bool space_low_ = false;
   bool unsynced_ = false;
   std::int64_t last_sync_ms_ = 0;

@@ -116,22 +116,6 @@ std::optional<std::int64_t> RecordTimestamp(std::string_view v) {
   return GetI64(v.data() + 37);
 }
 
-std::string EncodeHead(const SequenceHead& h) {
-  std::string v(1, kFormatVersion);
-  PutI64(&v, h.newest_msgid);
-  PutI64(&v, h.newest_offset);
-  PutI64(&v, h.oldest_offset);
-  return v;
-}
-
-bool DecodeHead(std::string_view v, SequenceHead* h) {
-  if (v.size() != 25 || v[0] != kFormatVersion) return false;
-  h->newest_msgid = GetI64(v.data() + 1);
-  h->newest_offset = GetI64(v.data() + 9);
-  h->oldest_offset = GetI64(v.data() + 17);
-  return true;
-}
-
 std::string EncodeDedupe(const DedupeEntry& e) {
   std::string v(1, kFormatVersion);
   PutI64(&v, e.msgid);

@@ -56,6 +56,7 @@ struct StoredRecord {
 };
 
 /// Per sequence: newest record and oldest retained offset. All 0: empty.
+/// Not stored as such (see the key layout above).
 struct SequenceHead {
   std::int64_t newest_msgid = 0;
   std::int64_t newest_offset = 0;
@@ -91,10 +92,9 @@ std::optional<std::pair<std::int64_t, std::int64_t>> RecordIds(std::string_view 
 /// Only the timestamp of an encoded record, without copying raw.
 std::optional<std::int64_t> RecordTimestamp(std::string_view value);
 
-std::string EncodeHead(const SequenceHead& head);
-bool DecodeHead(std::string_view value, SequenceHead* head);
 std::string EncodeDedupe(const DedupeEntry& entry);
 bool DecodeDedupe(std::string_view value, DedupeEntry* entry);
+/// The msgid counter and the retention floor: one int64.
 std::string EncodeCounter(std::int64_t value);
 bool DecodeCounter(std::string_view value, std::int64_t* out);
 

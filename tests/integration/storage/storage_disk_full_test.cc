@@ -106,7 +106,7 @@ TEST(StorageDiskFullTest, FullDiskIsUnavailableAndRecoversWhenSpaceReturns) {
   EXPECT_EQ(server.Terminate(), 0);
   ASSERT_TRUE(server.Start());
   records.clear();
-  ASSERT_TRUE(ReadAll(server.stub(), Seq(rpc::SEQ_PEER, 8), &records));
+  ASSERT_TRUE(ReadAll(server.stub(), Seq(rpc::SEQ_PEER, 8), &records)) << server.Log();
   EXPECT_EQ(static_cast<int64_t>(records.size()), last_offset);
   EXPECT_TRUE(Linked(records));
   EXPECT_EQ(server.Terminate(), 0);

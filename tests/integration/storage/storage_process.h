@@ -44,7 +44,12 @@ class StorageProcess {
     if (!im::testing::WaitForPort(port_, std::chrono::seconds(15))) {
       return ::testing::AssertionFailure() << "storage_server did not listen; log:\n" << Log();
     }
-    channel_ = rpc::MakeChannel(address());
+    // A channel of its own (local subchannel pool): a channel to the process
+    // before a restart must not lend it its dead connection.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetMaxReceiveMessageSize(64 << 20);
+    channel_ = grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), args);
     if (!channel_->WaitForConnected(rpc::DeadlineAfter(5000))) {
       return ::testing::AssertionFailure() << "no gRPC connection; log:\n" << Log();
     }

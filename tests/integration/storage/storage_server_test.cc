@@ -1,6 +1,7 @@
 // storage_server as a real process over gRPC: concurrent writers, idempotent
 // retries across a restart, pagination, retention, shard ownership, bad input.
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -248,7 +249,7 @@ TEST(StorageServerTest, RequestsForAnotherShardAreRejected) {
 }
 
 TEST(StorageServerTest, BadInputGetsClearErrorsAndTheServerStaysUp) {
-  StorageProcess server({"--storage.max_raw_bytes", "1000"});
+  StorageProcess server({"--storage.max_raw_bytes", "1000", "--server.max_batch_appends", "3"});
   ASSERT_TRUE(server.Start());
   rpc::SaveReply reply;
   grpc::Status s = Save(server.stub(), Peer(50, std::string(1001, 'x')), &reply);
@@ -258,6 +259,16 @@ TEST(StorageServerTest, BadInputGetsClearErrorsAndTheServerStaysUp) {
   EXPECT_EQ(Save(server.stub(), Peer(-1, "x"), &reply).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   rpc::SyncMessagesReply sync;
   EXPECT_EQ(Sync(server.stub(), 0, 0, 10, &sync).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  rpc::SaveBatchRequest too_big;
+  for (int i = 0; i < 4; ++i) *too_big.add_appends()->mutable_seq() = Seq(rpc::SEQ_PEER, 50);
+  rpc::SaveBatchReply batch_reply;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(rpc::DeadlineAfter(5000));
+    grpc::Status bs = server.stub()->SaveBatch(&context, too_big, &batch_reply);
+    EXPECT_EQ(bs.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(bs.error_message().find("server.max_batch_appends"), std::string::npos) << bs.error_message();
+  }
   ASSERT_TRUE(Save(server.stub(), Peer(50, std::string(1000, 'x')), &reply).ok());
   EXPECT_EQ(reply.offset(), 1);
   EXPECT_EQ(server.Terminate(), 0);
@@ -269,6 +280,57 @@ TEST(StorageServerTest, BadConfigExitsTwoNamingTheKey) {
   EXPECT_NE(out.find("storage.sync_policy"), std::string::npos) << out;
   EXPECT_EQ(im::testing::RunCommand({STORAGE_SERVER, "--shard.count", "2", "--shard.id", "2"}, &out), 2);
   EXPECT_NE(out.find("shard.id"), std::string::npos) << out;
+}
+
+TEST(StorageServerTest, SigtermAnswersAppendsInFlightAndLosesNoneAnswered) {
+  StorageProcess server;
+  ASSERT_TRUE(server.Start());
+  std::mutex mu;
+  std::vector<std::pair<int64_t, std::string>> acked;  // (offset, raw) of uid 70
+  std::vector<grpc::StatusCode> errors;
+  std::atomic<int64_t> answered{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 4; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0;; ++i) {
+        rpc::SaveBatchRequest batch;
+        for (int j = 0; j < 8; ++j) {
+          rpc::AppendRequest* a = batch.add_appends();
+          *a->mutable_seq() = Seq(rpc::SEQ_PEER, 70);
+          a->set_raw(std::to_string(w) + "/" + std::to_string(i) + "/" + std::to_string(j));
+        }
+        rpc::SaveBatchReply reply;
+        grpc::ClientContext context;
+        context.set_deadline(rpc::DeadlineAfter(5000));
+        grpc::Status s = server.stub()->SaveBatch(&context, batch, &reply);
+        std::lock_guard<std::mutex> lock(mu);
+        if (!s.ok()) {
+          errors.push_back(s.error_code());
+          return;
+        }
+        ++answered;
+        for (int j = 0; j < 8; ++j) {
+          ASSERT_EQ(reply.results(j).status(), 0) << reply.results(j).error();
+          acked.emplace_back(reply.results(j).reply().offset(), batch.appends(j).raw());
+        }
+      }
+    });
+  }
+  for (int i = 0; i < 1000 && answered.load() < 20; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_EQ(server.Terminate(), 0) << server.Log();
+  for (auto& t : writers) t.join();
+  for (grpc::StatusCode code : errors) EXPECT_EQ(code, grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(server.Log().find("storage_server drained"), std::string::npos);
+
+  ASSERT_TRUE(server.Start());
+  std::vector<rpc::HistoryMessage> stored;
+  ASSERT_TRUE(ReadAll(server.stub(), Seq(rpc::SEQ_PEER, 70), &stored, 1000));
+  EXPECT_TRUE(Linked(stored));
+  ASSERT_GT(acked.size(), 0u);
+  for (const auto& [offset, raw] : acked) {
+    ASSERT_LE(offset, static_cast<int64_t>(stored.size()));
+    EXPECT_EQ(stored[offset - 1].raw(), raw);
+  }
 }
 
 TEST(StorageServerTest, SampleConfigLoads) {

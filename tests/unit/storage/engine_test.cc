@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <set>
 #include <thread>
@@ -261,6 +262,9 @@ TEST_F(EngineTest, PaginationWalksTheSequenceInOrder) {
   EXPECT_EQ(past_end->info.newest_offset, 25);
   auto far_past = engine_->Read(kAlice, 1000, 10);
   EXPECT_TRUE(far_past->records.empty());
+  auto max_after = engine_->Read(kAlice, INT64_MAX, 10);
+  EXPECT_TRUE(max_after->records.empty());
+  EXPECT_EQ(max_after->info.newest_offset, 25);
   auto all = ReadAll(kAlice, 7);
   ASSERT_EQ(all.size(), 25u);
   ExpectLinked(all);
@@ -390,6 +394,47 @@ TEST_F(EngineTest, IntervalSyncPolicyStoresAndSurvivesReopen) {
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(engine_->Append(Make(kGroup, "i")).status.ok());
   Open(o);
   EXPECT_EQ(ReadAll(kGroup).size(), 10u);
+}
+
+TEST_F(EngineTest, AFullQueueRefusesWithResourceExhausted) {
+  EngineOptions o = Options();
+  o.max_queued_appends = 5;
+  Open(o);
+  // Hold the writer inside a completion callback so that appends queue up.
+  std::promise<void> in_callback, release;
+  auto release_future = release.get_future();
+  std::vector<AppendRequest> first;
+  first.push_back(Make(kAlice, "first"));
+  engine_->AppendAsync(std::move(first), [&](std::vector<AppendResult>) {
+    in_callback.set_value();
+    release_future.wait();
+  });
+  in_callback.get_future().wait();
+
+  std::atomic<int> ok{0};
+  std::promise<void> all_done;
+  std::atomic<int> pending{5};
+  for (int i = 0; i < 5; ++i) {
+    std::vector<AppendRequest> one;
+    one.push_back(Make(kAlice, "queued"));
+    engine_->AppendAsync(std::move(one), [&](std::vector<AppendResult> r) {
+      if (r[0].status.ok()) ++ok;
+      if (--pending == 0) all_done.set_value();
+    });
+  }
+  EXPECT_EQ(engine_->queued_appends(), 5);
+  std::vector<AppendRequest> extra;
+  extra.push_back(Make(kAlice, "one too many"));
+  absl::Status refused;
+  engine_->AppendAsync(std::move(extra), [&](std::vector<AppendResult> r) { refused = r[0].status; });
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);  // answered at once, on this thread
+
+  release.set_value();
+  all_done.get_future().wait();
+  EXPECT_EQ(ok.load(), 5);
+  auto all = ReadAll(kAlice);
+  EXPECT_EQ(all.size(), 6u);
+  ExpectLinked(all);
 }
 
 TEST_F(EngineTest, AppendsAfterStopAreUnavailable) {

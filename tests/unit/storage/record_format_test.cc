@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/base/shard_map.h"
+
 namespace im::storage {
 namespace {
 
@@ -40,21 +42,14 @@ TEST(RecordFormatTest, RecordRoundTripsWithBinaryRaw) {
   EXPECT_EQ(back.timestamp_ms, r.timestamp_ms);
   EXPECT_EQ(back.raw, r.raw);
   EXPECT_EQ(RecordTimestamp(EncodeRecord(r)), r.timestamp_ms);
+  EXPECT_EQ(RecordIds(EncodeRecord(r)), std::make_pair(r.msgid, r.pre_msgid));
   // Truncated or of an unknown version: rejected, never read past the end.
   const std::string encoded = EncodeRecord(r);
   for (size_t n = 0; n < 45; ++n) EXPECT_FALSE(DecodeRecord(encoded.substr(0, n), 1, &back)) << n;
   EXPECT_FALSE(DecodeRecord("\x02" + encoded.substr(1), 1, &back));
 }
 
-TEST(RecordFormatTest, HeadDedupeCounterRoundTrip) {
-  SequenceHead h{11, 22, 3};
-  SequenceHead hb;
-  ASSERT_TRUE(DecodeHead(EncodeHead(h), &hb));
-  EXPECT_EQ(hb.newest_msgid, 11);
-  EXPECT_EQ(hb.newest_offset, 22);
-  EXPECT_EQ(hb.oldest_offset, 3);
-  EXPECT_FALSE(DecodeHead("x", &hb));
-  DedupeEntry d{5, 6, 4, 77};
+TEST(RecordFormatTest, DedupeAndCounterRoundTrip) {  DedupeEntry d{5, 6, 4, 77};
   DedupeEntry db;
   ASSERT_TRUE(DecodeDedupe(EncodeDedupe(d), &db));
   EXPECT_EQ(db.msgid, 5);
@@ -64,12 +59,25 @@ TEST(RecordFormatTest, HeadDedupeCounterRoundTrip) {
   int64_t c = 0;
   ASSERT_TRUE(DecodeCounter(EncodeCounter(123456), &c));
   EXPECT_EQ(c, 123456);
+  EXPECT_FALSE(DecodeCounter("x", &c));
   SeqKey seq;
   ASSERT_TRUE(ParseHeadKey(HeadKey({SeqKind::kGroup, 9}), &seq));
   EXPECT_EQ(seq, (SeqKey{SeqKind::kGroup, 9}));
   EXPECT_FALSE(ParseHeadKey(std::string(kMsgidCounterKey), &seq));
   // The key of a peer copy and of a receiver copy with the same idempotency key differ.
   EXPECT_NE(DedupeKey({SeqKind::kPeer, 1}, {1, 2, 3}), DedupeKey({SeqKind::kPeer, 2}, {1, 2, 3}));
+}
+
+TEST(ShardMapTest, IdModuloShardCount) {
+  EXPECT_EQ(base::ShardOf(10, 1), 0);
+  EXPECT_EQ(base::ShardOf(10, 4), 2);
+  EXPECT_EQ(base::ShardOf(7, 4), 3);
+  EXPECT_TRUE(base::ShardOwns(1, 2, 3));
+  EXPECT_FALSE(base::ShardOwns(0, 2, 3));
+  // A negative id (never valid) still maps into range.
+  const int s = base::ShardOf(-1, 3);
+  EXPECT_GE(s, 0);
+  EXPECT_LT(s, 3);
 }
 
 }  // namespace
