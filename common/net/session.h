@@ -4,7 +4,7 @@
 //
 // Life of a session: accepted → the first frame must be IM_CMD_LOGIN (else
 // IM_CMD_ERROR 401 and close) → SessionHandler::OnLogin decides, from any
-// thread, through FinishLogin() → LOGIN_RES → SessionHandler::OnLoggedIn →
+// thread, through FinishLogin() → SessionHandler::OnLoggedIn → LOGIN_RES →
 // frames go to SessionHandler::OnFrame → SessionHandler::OnClose once.
 // Every handler callback runs on the session's io thread.
 
@@ -41,7 +41,8 @@ class SessionHandler {
   /// session->uid()). Decide (e.g. check the token off this thread) and call
   /// session->FinishLogin() exactly once, from any thread.
   virtual void OnLogin(const SessionPtr& session, const client::ImLogin& login) = 0;
-  /// LOGIN_RES 200 has been queued; the session now receives frames.
+  /// The login succeeded; LOGIN_RES 200 is queued right after this returns
+  /// (anything sent from here on, on this thread, follows it).
   virtual void OnLoggedIn(const SessionPtr& session) = 0;
   /// A frame from a logged-in session whose header uid matches. Returns false
   /// for a command this daemon does not serve (the session then answers

@@ -101,6 +101,9 @@ class AsioSession final : public Session {
       ++server_->dropped_slow_total;
       IM_LOG_WARN(log::Net(), "conn={} uid={} output queue over {} bytes: dropping the client", id_, uid_,
                   server_->options.limits.max_output_bytes);
+      // Abortive close: the unsent backlog in the kernel is discarded too.
+      boost::system::error_code ec;
+      socket_.set_option(asio::socket_base::linger(true, 0), ec);
       return CloseNow();
     }
     out_bytes_ += frame.size();
@@ -152,9 +155,13 @@ class AsioSession final : public Session {
     }
     state_ = State::kLoggedIn;
     deadline_ms_ = NowMs();  // idle timeout counts from here
+    // Registered before the client can see the 200, so that a later login of
+    // the same device always finds this one. Pushes that find the session are
+    // posted to this thread and so are queued behind the LOGIN_RES.
+    server_->handler->OnLoggedIn(Self());
+    if (state_ != State::kLoggedIn) return;
     SendInLoop(std::move(frame));
     if (state_ != State::kLoggedIn) return;
-    server_->handler->OnLoggedIn(Self());
     // Frames that arrived behind the login, then the socket again.
     if (!pending_.empty()) {
       std::string buffered;
@@ -411,7 +418,7 @@ void TcpServer::Impl::OnAccepted(const boost::system::error_code& ec, tcp::socke
   }
   if (fd_exhausted) {
     fd_exhausted = false;
-    IM_LOG_INFO(log::Net(), "accept: file descriptors available again, accepting");
+    IM_LOG_INFO(log::Net(), "accept: file descriptors available, accepting again");
   }
   ++accepted_total;
   if (connections.load() >= static_cast<std::uint64_t>(options.max_connections)) {

@@ -266,7 +266,7 @@ RouteProcess::RouteProcess(std::string dir, int port) : dir_(std::move(dir)), po
 bool RouteProcess::Start() {
   if (port_ == 0) port_ = PickFreePort();
   auto child = ChildProcess::Start({ROUTE_SERVER_BIN, "--server.listen", "127.0.0.1:" + std::to_string(port_),
-                                    "--admin.listen", "127.0.0.1:0", "--log.level", "info"},
+                                    "--admin.listen", "127.0.0.1:0", "--log.level", "debug"},
                                    dir_ + "/route.log");
   if (!child.ok()) return false;
   process_ = std::move(*child);
@@ -302,7 +302,9 @@ bool NotifyProcess::Start() {
                                    "--route.reconnect_max_ms",
                                    "300",
                                    "--server.threads",
-                                   "2"};
+                                   "2",
+                                   "--log.level",
+                                   "debug"};
   argv.insert(argv.end(), options_.extra_flags.begin(), options_.extra_flags.end());
   if (options_.fd_limit > 0) {
     std::string command = "ulimit -n " + std::to_string(options_.fd_limit) + " && exec";
