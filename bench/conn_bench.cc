@@ -446,6 +446,9 @@ int RunDriver(const Args& a, const char* self) {
   std::vector<std::thread> publishers;
   const auto p0 = Clock::now();
   const double push_cpu0 = CpuSeconds(notify.pid);
+  const double route_cpu0 = CpuSeconds(route.pid);
+  double workers_cpu0 = 0;
+  for (auto& w : workers) workers_cpu0 += CpuSeconds(w.pid);
   for (int t = 0; t < a.publishers; ++t) {
     publishers.emplace_back([&, t] {
       std::int64_t next = t;
@@ -485,6 +488,10 @@ int RunDriver(const Args& a, const char* self) {
   }
   const double push_wall = std::chrono::duration<double>(Clock::now() - p0).count();
   const double push_cpu = (CpuSeconds(notify.pid) - push_cpu0) / push_wall * 100.0;
+  const double route_cpu = (CpuSeconds(route.pid) - route_cpu0) / push_wall * 100.0;
+  double workers_cpu = -workers_cpu0;
+  for (auto& w : workers) workers_cpu += CpuSeconds(w.pid);
+  workers_cpu = workers_cpu / push_wall * 100.0;
   const long rss_push = RssKiB(notify.pid);
   const Totals final_totals = Poll(workers, "QUIT");
 
@@ -498,6 +505,7 @@ int RunDriver(const Args& a, const char* self) {
   std::printf("  push: published %lld notifications in %d s; clients received %lld in %.2f s -> %.0f pushes/s; "
               "notify_server CPU %.0f%%; RSS after %ld KiB\n",
               published.load(), a.push_s, after.pushes, push_wall, after.pushes / push_wall, push_cpu, rss_push);
+  std::printf("  CPU during the push phase: route_server %.0f%%, client workers %.0f%%\n", route_cpu, workers_cpu);
   std::printf("  connections closed during the run: %lld\n", final_totals.closed);
 
   for (auto& w : workers) waitpid(w.pid, nullptr, 0);

@@ -83,9 +83,11 @@ class AttachStream final : public grpc::ClientBidiReactor<rpc::NotifyToRoute, rp
       }
       return;
     }
-    (*deliver_)(incoming_);
-    incoming_.Clear();
+    // Read the next message while this one is delivered.
+    rpc::RouteToNotify message;
+    message.Swap(&incoming_);
     StartRead(&incoming_);
+    (*deliver_)(message);
   }
 
   void OnWriteDone(bool ok) override {

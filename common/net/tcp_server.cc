@@ -106,6 +106,14 @@ class AsioSession final : public Session {
       socket_.set_option(asio::socket_base::linger(true, 0), ec);
       return CloseNow();
     }
+    if (out_.empty() && !write_waiting_) {
+      // Fast path: nothing queued, write straight from the frame.
+      boost::system::error_code ec;
+      const std::size_t n = socket_.write_some(asio::buffer(frame), ec);
+      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return CloseNow();
+      if (!ec && n == frame.size()) return;
+      if (!ec) frame.erase(0, n);
+    }
     out_bytes_ += frame.size();
     out_.push_back(std::move(frame));
     if (!write_waiting_) Flush();
@@ -357,7 +365,7 @@ class AsioSession final : public Session {
       if (out_head_ == out_.size()) {
         out_.clear();
         out_head_ = 0;
-        if (out_.capacity() > 16) std::vector<std::string>().swap(out_);
+        if (out_.capacity() > 1) std::vector<std::string>().swap(out_);
       }
     }
     if (close_after_write_) {
