@@ -135,9 +135,11 @@ class NotifyServer final : public daemon::Daemon, public net::SessionHandler {
   void Stop() override {
     {
       std::lock_guard<std::mutex> lock(stats_mu_);
+      std::lock_guard<std::mutex> pending_lock(pending_mu_);
       stopping_ = true;
     }
     stats_cv_.notify_all();
+    pending_cv_.notify_all();
     if (stats_thread_.joinable()) stats_thread_.join();
     if (kicks_) kicks_->Stop();
     tcp_->Stop();  // sessions close: presence goes offline
@@ -270,10 +272,23 @@ class NotifyServer final : public daemon::Daemon, public net::SessionHandler {
         }
       }
     }
+    // Backpressure: while the io threads are behind by more than
+    // push.max_pending_frames, stop reading from route_server (its stream
+    // then fills up and it drops, best effort) instead of queueing without bound.
+    {
+      std::unique_lock<std::mutex> lock(pending_mu_);
+      pending_cv_.wait_for(lock, std::chrono::seconds(2), [this] {
+        return pending_frames_ <= static_cast<std::int64_t>(config_.push_max_pending_frames) || stopping_;
+      });
+      pending_frames_ += static_cast<std::int64_t>(pushes);
+    }
     for (int i = 0; i < threads; ++i) {
       if (!per_thread[i]) continue;
-      tcp_->Post(i, [batch = std::move(per_thread[i])] {
+      tcp_->Post(i, [this, batch = std::move(per_thread[i])] {
         for (auto& [session, frame] : *batch) session->SendInLoop(std::move(frame));
+        std::lock_guard<std::mutex> lock(pending_mu_);
+        pending_frames_ -= static_cast<std::int64_t>(batch->size());
+        if (pending_frames_ <= static_cast<std::int64_t>(config_.push_max_pending_frames)) pending_cv_.notify_all();
       });
     }
     pushes_counter_->Increment(static_cast<double>(pushes));
@@ -322,6 +337,9 @@ class NotifyServer final : public daemon::Daemon, public net::SessionHandler {
   prometheus::Gauge* fd_exhausted_gauge_;
   prometheus::Gauge* dropped_gauge_;
   prometheus::Gauge* protocol_errors_gauge_;
+  std::mutex pending_mu_;
+  std::condition_variable pending_cv_;
+  std::int64_t pending_frames_ = 0;  // guarded by pending_mu_: pushes posted to io threads, not yet queued
   std::mutex stats_mu_;
   std::condition_variable stats_cv_;
   bool stopping_ = false;
@@ -358,6 +376,10 @@ void DeclareConfig(config::Schema& schema, NotifyConfig* c) {
   schema.Add("push.data", &c->push_data, "push message content (337/338); false: offsets only (321/336)");
   schema.Add("push.max_data_bytes", &c->push_max_data_bytes,
              "content larger than this is announced by offsets only (321/336)", 0, 65000);
+  schema.Add("push.max_pending_frames", &c->push_max_pending_frames,
+             "pushes handed to io threads and not yet queued on a connection; above it reading from "
+             "route_server pauses (backpressure)",
+             1000, 100000000);
   schema.Add("redis.address", &c->redis_address, "Redis holding login tokens (host:port)");
   schema.Add("redis.password", &c->redis_password, "Redis AUTH password; empty: none");
   schema.Add("redis.db", &c->redis_db, "Redis database number", 0, 1000);

@@ -31,6 +31,7 @@ struct NotifyConfig {
   // [push]
   bool push_data = true;
   int push_max_data_bytes = 4096;
+  int push_max_pending_frames = 200000;
   // [redis]
   std::string redis_address = "127.0.0.1:6379";
   std::string redis_password;

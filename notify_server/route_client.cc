@@ -83,11 +83,9 @@ class AttachStream final : public grpc::ClientBidiReactor<rpc::NotifyToRoute, rp
       }
       return;
     }
-    // Read the next message while this one is delivered.
-    rpc::RouteToNotify message;
-    message.Swap(&incoming_);
+    (*deliver_)(incoming_);
+    incoming_.Clear();
     StartRead(&incoming_);
-    (*deliver_)(message);
   }
 
   void OnWriteDone(bool ok) override {
