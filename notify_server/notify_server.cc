@@ -141,10 +141,11 @@ class NotifyServer final : public daemon::Daemon, public net::SessionHandler {
     stats_cv_.notify_all();
     pending_cv_.notify_all();
     if (stats_thread_.joinable()) stats_thread_.join();
+    // Order: nothing may post to the io threads once they are gone.
     if (kicks_) kicks_->Stop();
-    tcp_->Stop();  // sessions close: presence goes offline
-    if (route_) route_->Stop();
-    tokens_->Stop();
+    if (route_) route_->Stop();  // no more deliveries; route_server drops this node's presence
+    tokens_->Stop();             // pending logins answered 503 while the io threads still run
+    tcp_->Stop();
     access_->Shutdown();
   }
 

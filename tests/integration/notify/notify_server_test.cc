@@ -228,6 +228,22 @@ TEST_F(NotifyServerTest, NewLoginOfSameDeviceReplacesOldConnection) {
   EXPECT_TRUE(second.ReadCmd(net::kCmdHeartPong, 5s).has_value());
 }
 
+TEST_F(NotifyServerTest, ConnectionsBeyondTheLimitAreClosedAtOnce) {
+  StartNotify({"--server.max_connections", "3"});
+  std::vector<RawClient> held;
+  for (int i = 0; i < 3; ++i) held.push_back(LoggedIn(4000 + i));
+  RawClient extra;
+  ASSERT_TRUE(extra.Connect(notify_->port()));
+  EXPECT_TRUE(extra.WaitClosed(5s));
+  held.pop_back();  // frees a slot
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        RawClient again;
+        return again.Connect(notify_->port()) && again.Login(4100, IssueToken(redis_.port(), 4100), 1) == 200;
+      },
+      5s));
+}
+
 // ---- malformed input: each bad stream gets IM_CMD_ERROR or a close; others keep being served ----
 
 class MalformedInputTest : public NotifyServerTest {
