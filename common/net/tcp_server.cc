@@ -1,0 +1,569 @@
+#include "common/net/tcp_server.h"
+
+#include <boost/asio.hpp>
+
+#include <array>
+#include <atomic>
+#include <future>
+#include <cerrno>
+#include <chrono>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/http/http_server.h"  // SplitHostPort
+#include "common/log/log.h"
+#include "common/net/client_protocol.h"
+#include "proto/im_client.pb.h"
+
+namespace im::net {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The read buffer shared by every session of one io thread ("zero-buffer
+// read"): an idle session holds no read buffer; only the bytes of a partial
+// frame are kept per session.
+constexpr std::size_t kThreadReadBuffer = 64 << 10;
+thread_local char* tls_read_buffer = nullptr;
+thread_local const void* tls_server = nullptr;
+thread_local int tls_thread_index = -1;
+
+class AsioSession;
+
+}  // namespace
+
+struct ThreadState {
+  asio::io_context io{1};
+  std::unordered_map<std::uint64_t, std::shared_ptr<AsioSession>> sessions;
+  std::unique_ptr<asio::steady_timer> sweep_timer;
+  std::thread thread;
+};
+
+struct TcpServer::Impl {
+  Impl(TcpServerOptions o, SessionHandler* h) : options(std::move(o)), handler(h) {}
+
+  void Accept();
+  void OnAccepted(const boost::system::error_code& ec, tcp::socket socket, int index);
+  void Sweep(int index);
+  bool OnThread(int index) const { return tls_server == this && tls_thread_index == index; }
+
+  TcpServerOptions options;
+  SessionHandler* handler;
+  std::vector<std::unique_ptr<ThreadState>> threads;
+  std::unique_ptr<tcp::acceptor> acceptor;  // on threads[0]
+  std::unique_ptr<asio::steady_timer> accept_retry;
+  std::atomic<bool> accepting{false};
+  bool fd_exhausted = false;  // acceptor thread only
+  std::size_t next_thread = 0;
+  std::atomic<std::uint64_t> next_id{1};
+  std::atomic<std::uint64_t> connections{0}, accepted_total{0}, refused_total{0}, fd_exhausted_total{0},
+      dropped_slow_total{0}, protocol_errors_total{0};
+  int port = 0;
+};
+
+namespace {
+
+class AsioSession final : public Session {
+ public:
+  enum class State : std::uint8_t { kAwaitLogin, kLoggingIn, kLoggedIn, kClosed };
+
+  AsioSession(TcpServer::Impl* server, int thread_index, tcp::socket socket)
+      : server_(server), socket_(std::move(socket)) {
+    thread_index_ = static_cast<std::int16_t>(thread_index);
+  }
+
+  void Begin(std::uint64_t id) {
+    id_ = id;
+    boost::system::error_code ec;
+    socket_.non_blocking(true, ec);
+    socket_.set_option(tcp::no_delay(true), ec);
+    deadline_ms_ = NowMs() + server_->options.limits.login_timeout_ms;
+    WaitRead();
+  }
+
+  void Send(std::string frame) override {
+    if (server_->OnThread(thread_index_)) return SendInLoop(std::move(frame));
+    asio::post(socket_.get_executor(),
+               [self = Self(), f = std::move(frame)]() mutable { self->SendInLoop(std::move(f)); });
+  }
+
+  void SendInLoop(std::string frame) override {
+    if (state_ == State::kClosed || close_after_write_ || frame.empty()) return;
+    if (out_bytes_ + frame.size() > server_->options.limits.max_output_bytes) {
+      ++server_->dropped_slow_total;
+      IM_LOG_WARN(log::Net(), "conn={} uid={} output queue over {} bytes: dropping the client", id_, uid_,
+                  server_->options.limits.max_output_bytes);
+      // Abortive close: the unsent backlog in the kernel is discarded too.
+      boost::system::error_code ec;
+      socket_.set_option(asio::socket_base::linger(true, 0), ec);
+      return CloseNow();
+    }
+    if (out_.empty() && !write_waiting_) {
+      // Fast path: nothing queued, write straight from the frame.
+      boost::system::error_code ec;
+      const std::size_t n = socket_.write_some(asio::buffer(frame), ec);
+      if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return CloseNow();
+      if (!ec && n == frame.size()) return;
+      if (!ec) frame.erase(0, n);
+    }
+    out_bytes_ += frame.size();
+    out_.push_back(std::move(frame));
+    if (!write_waiting_) Flush();
+  }
+
+  void SendAndClose(std::string frame) override {
+    if (!server_->OnThread(thread_index_)) {
+      asio::post(socket_.get_executor(),
+                 [self = Self(), f = std::move(frame)]() mutable { self->SendAndClose(std::move(f)); });
+      return;
+    }
+    if (state_ == State::kClosed) return;
+    if (!frame.empty() && !close_after_write_) {
+      out_bytes_ += frame.size();
+      out_.push_back(std::move(frame));
+    }
+    close_after_write_ = true;
+    if (!write_waiting_) Flush();
+  }
+
+  void Close() override {
+    if (!server_->OnThread(thread_index_)) {
+      asio::post(socket_.get_executor(), [self = Self()] { self->CloseNow(); });
+      return;
+    }
+    CloseNow();
+  }
+
+  void FinishLogin(std::int32_t code, std::string desp) override {
+    if (!server_->OnThread(thread_index_)) {
+      asio::post(socket_.get_executor(),
+                 [self = Self(), code, d = std::move(desp)]() mutable { self->FinishLogin(code, std::move(d)); });
+      return;
+    }
+    if (state_ != State::kLoggingIn) return;
+    client::ImLoginRes res;
+    res.set_code(code);
+    res.set_desp(desp);
+    res.set_uid(uid_);
+    res.set_server_time(std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
+    std::string frame = EncodeFrame(uid_, kCmdLoginRes, login_seq_, res);
+    if (code != kCodeOk) {
+      IM_LOG_INFO(log::Net(), "conn={} uid={} login refused: {} {}", id_, uid_, code, desp);
+      return SendAndClose(std::move(frame));
+    }
+    state_ = State::kLoggedIn;
+    deadline_ms_ = NowMs();  // idle timeout counts from here
+    // Registered before the client can see the 200, so that a later login of
+    // the same device always finds this one. Pushes that find the session are
+    // posted to this thread and so are queued behind the LOGIN_RES.
+    server_->handler->OnLoggedIn(Self());
+    if (state_ != State::kLoggedIn) return;
+    SendInLoop(std::move(frame));
+    if (state_ != State::kLoggedIn) return;
+    // Frames that arrived behind the login, then the socket again.
+    if (!pending_.empty()) {
+      std::string buffered;
+      buffered.swap(pending_);
+      if (!Consume(buffered)) return;
+    }
+    if (state_ == State::kLoggedIn) WaitRead();
+  }
+
+  // The sweep's checks, on the session's thread.
+  bool Expired(std::int64_t now) const {
+    if (state_ == State::kAwaitLogin || state_ == State::kLoggingIn) return now >= deadline_ms_;
+    return state_ == State::kLoggedIn && server_->options.limits.idle_timeout_ms > 0 &&
+           now - deadline_ms_ >= server_->options.limits.idle_timeout_ms;
+  }
+  void CloseExpired(std::int64_t now) {
+    if (state_ == State::kLoggedIn) {
+      IM_LOG_INFO(log::Net(), "conn={} uid={} idle for {} ms: closing", id_, uid_, now - deadline_ms_);
+    } else {
+      IM_LOG_INFO(log::Net(), "conn={} no login within {} ms: closing", id_,
+                  server_->options.limits.login_timeout_ms);
+    }
+    CloseNow();
+  }
+
+  void CloseNow() {
+    if (state_ == State::kClosed) return;
+    const bool was_logged_in = state_ == State::kLoggedIn;
+    state_ = State::kClosed;
+    boost::system::error_code ec;
+    socket_.close(ec);
+    std::vector<std::string>().swap(out_);
+    std::string().swap(pending_);
+    out_bytes_ = 0;
+    --server_->connections;
+    auto self = Self();
+    server_->threads[thread_index_]->sessions.erase(id_);
+    if (was_logged_in) server_->handler->OnClose(self);
+  }
+
+ private:
+  std::shared_ptr<AsioSession> Self() { return std::static_pointer_cast<AsioSession>(shared_from_this()); }
+
+  void WaitRead() {
+    if (read_waiting_) return;
+    read_waiting_ = true;
+    socket_.async_wait(tcp::socket::wait_read, [self = Self()](const boost::system::error_code& ec) {
+      self->read_waiting_ = false;
+      if (self->state_ == State::kClosed) return;
+      if (ec) return self->CloseNow();
+      self->OnReadable();
+    });
+  }
+
+  void OnReadable() {
+    if (tls_read_buffer == nullptr) tls_read_buffer = new char[kThreadReadBuffer];
+    for (int round = 0; round < 4; ++round) {
+      boost::system::error_code ec;
+      const std::size_t n = socket_.read_some(asio::buffer(tls_read_buffer, kThreadReadBuffer), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+      if (ec) return CloseNow();  // EOF or reset
+      std::string_view data(tls_read_buffer, n);
+      if (!pending_.empty()) {
+        pending_.append(data);
+        std::string buffered;
+        buffered.swap(pending_);
+        if (!Consume(buffered)) return;
+      } else if (!Consume(data)) {
+        return;
+      }
+      if (state_ != State::kLoggedIn && state_ != State::kAwaitLogin) return;  // login pending: stop reading
+      if (n < kThreadReadBuffer) break;
+    }
+    if (pending_.capacity() > 4096 && pending_.size() < 1024) pending_.shrink_to_fit();
+    if (state_ == State::kLoggedIn || state_ == State::kAwaitLogin) WaitRead();
+  }
+
+  // Parses and handles every whole frame in `data`; a trailing partial frame
+  // (or, while a login is pending, everything left) goes to pending_.
+  // Returns false when the session closed.
+  bool Consume(std::string_view data) {
+    const std::size_t max_body = server_->options.limits.max_body;
+    while (!data.empty()) {
+      if (state_ == State::kLoggingIn) {
+        pending_.append(data);
+        return true;
+      }
+      ParseResult r = ParseFrame(data, max_body);
+      if (r.status == ParseStatus::kNeedMore) {
+        pending_.append(data);
+        return true;
+      }
+      if (r.status != ParseStatus::kFrame) {
+        ProtocolError(0, kCodeBadRequest, ParseStatusName(r.status));
+        return false;
+      }
+      data.remove_prefix(r.consumed);
+      if (!HandleFrame(r.frame)) return false;
+    }
+    return true;
+  }
+
+  void ProtocolError(std::int32_t seq, std::int32_t code, std::string_view why) {
+    ++server_->protocol_errors_total;
+    IM_LOG_INFO(log::Net(), "conn={} uid={} protocol error {}: {}", id_, uid_, code, why);
+    SendAndClose(ErrorFrame(uid_, seq, code, why));
+  }
+
+  bool HandleFrame(const Frame& frame) {
+    const FrameHeader& h = frame.header;
+    if (state_ == State::kAwaitLogin) {
+      if (h.cmdid != kCmdLogin) {
+        ProtocolError(h.seq, kCodeUnauthorized, "not logged in");
+        return false;
+      }
+      client::ImLogin login;
+      if (!login.ParseFromArray(frame.body.data(), static_cast<int>(frame.body.size()))) {
+        ProtocolError(h.seq, kCodeBadRequest, "undecodable ImLogin");
+        return false;
+      }
+      uid_ = h.imuid;
+      device_id_ = login.device_id();
+      platform_ = login.platform();
+      login_seq_ = h.seq;
+      state_ = State::kLoggingIn;
+      server_->handler->OnLogin(Self(), login);
+      return state_ != State::kClosed;
+    }
+    // Logged in.
+    if (h.imuid != uid_) {
+      ProtocolError(h.seq, kCodeBadRequest, "header uid differs from the logged-in uid");
+      return false;
+    }
+    const std::int64_t now = NowMs();
+    const std::int64_t second = now / 1000;
+    if (second != rate_second_) {
+      rate_second_ = second;
+      rate_count_ = 0;
+    }
+    if (++rate_count_ > server_->options.limits.max_requests_per_second) {
+      ProtocolError(h.seq, kCodeTooManyRequests, "request rate limit exceeded");
+      return false;
+    }
+    deadline_ms_ = now;
+    if (h.cmdid == kCmdLogin) {
+      ProtocolError(h.seq, kCodeBadRequest, "already logged in");
+      return false;
+    }
+    if (!server_->handler->OnFrame(Self(), frame)) {
+      if (state_ == State::kClosed) return false;
+      ProtocolError(h.seq, kCodeBadRequest, std::string("unknown command ") + std::to_string(h.cmdid));
+      return false;
+    }
+    return state_ != State::kClosed;
+  }
+
+  void Flush() {
+    while (!out_.empty()) {
+      thread_local std::vector<asio::const_buffer> buffers;
+      buffers.clear();
+      for (std::size_t i = out_head_; i < out_.size() && buffers.size() < 64; ++i) {
+        const std::string& s = out_[i];
+        const std::size_t skip = i == out_head_ ? out_head_offset_ : 0;
+        buffers.push_back(asio::buffer(s.data() + skip, s.size() - skip));
+      }
+      boost::system::error_code ec;
+      std::size_t n = socket_.write_some(buffers, ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        write_waiting_ = true;
+        socket_.async_wait(tcp::socket::wait_write, [self = Self()](const boost::system::error_code& e) {
+          self->write_waiting_ = false;
+          if (self->state_ == State::kClosed) return;
+          if (e) return self->CloseNow();
+          self->Flush();
+        });
+        return;
+      }
+      if (ec) return CloseNow();
+      out_bytes_ -= n;
+      while (n > 0) {
+        std::string& s = out_[out_head_];
+        const std::size_t left = s.size() - out_head_offset_;
+        if (n >= left) {
+          n -= left;
+          std::string().swap(s);
+          ++out_head_;
+          out_head_offset_ = 0;
+        } else {
+          out_head_offset_ += n;
+          n = 0;
+        }
+      }
+      if (out_head_ == out_.size()) {
+        out_.clear();
+        out_head_ = 0;
+        if (out_.capacity() > 1) std::vector<std::string>().swap(out_);
+      }
+    }
+    if (close_after_write_) {
+      boost::system::error_code ec;
+      socket_.shutdown(tcp::socket::shutdown_send, ec);
+      CloseNow();
+    }
+  }
+
+  TcpServer::Impl* server_;
+  tcp::socket socket_;
+  std::string pending_;             // bytes of an incomplete frame
+  std::vector<std::string> out_;    // queued frames, out_[out_head_] partly written
+  std::size_t out_head_ = 0;
+  std::uint32_t out_head_offset_ = 0;
+  std::uint32_t out_bytes_ = 0;
+  std::int64_t deadline_ms_ = 0;    // login deadline, then time of the last frame
+  std::int64_t rate_second_ = 0;
+  std::int32_t rate_count_ = 0;
+  std::int32_t login_seq_ = 0;
+  State state_ = State::kAwaitLogin;
+  bool read_waiting_ = false;
+  bool write_waiting_ = false;
+  bool close_after_write_ = false;
+};
+
+}  // namespace
+
+void TcpServer::Impl::Accept() {
+  if (!accepting.load()) return;
+  const std::size_t index = next_thread++ % threads.size();
+  acceptor->async_accept(threads[index]->io,
+                         [this, index](const boost::system::error_code& ec, tcp::socket socket) {
+                           OnAccepted(ec, std::move(socket), static_cast<int>(index));
+                         });
+}
+
+void TcpServer::Impl::OnAccepted(const boost::system::error_code& ec, tcp::socket socket, int index) {
+  if (!accepting.load()) return;
+  if (ec) {
+    if (ec.value() == EMFILE || ec.value() == ENFILE || ec == asio::error::no_buffer_space ||
+        ec.value() == ENOMEM) {
+      ++fd_exhausted_total;
+      if (!fd_exhausted) {
+        fd_exhausted = true;
+        IM_LOG_ERROR(log::Net(), "accept: {} (out of file descriptors): serving existing connections, "
+                     "retrying every {} ms", ec.message(), options.accept_retry_ms);
+      }
+      accept_retry->expires_after(std::chrono::milliseconds(options.accept_retry_ms));
+      accept_retry->async_wait([this](const boost::system::error_code& e) {
+        if (!e) Accept();
+      });
+      return;
+    }
+    if (ec == asio::error::operation_aborted) return;
+    IM_LOG_WARN(log::Net(), "accept: {}", ec.message());
+    return Accept();
+  }
+  if (fd_exhausted) {
+    fd_exhausted = false;
+    IM_LOG_INFO(log::Net(), "accept: file descriptors available, accepting again");
+  }
+  ++accepted_total;
+  if (connections.load() >= static_cast<std::uint64_t>(options.max_connections)) {
+    ++refused_total;
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return Accept();
+  }
+  ++connections;
+  // The socket belongs to the io_context chosen in Accept(); start it there.
+  auto session = std::make_shared<AsioSession>(this, index, std::move(socket));
+  const std::uint64_t id = next_id++;
+  asio::post(threads[index]->io, [this, index, session, id] {
+    threads[index]->sessions.emplace(id, session);
+    session->Begin(id);
+  });
+  Accept();
+}
+
+void TcpServer::Impl::Sweep(int index) {
+  ThreadState& t = *threads[index];
+  const std::int64_t now = NowMs();
+  std::vector<std::shared_ptr<AsioSession>> expired;
+  for (auto& [id, session] : t.sessions) {
+    (void)id;
+    if (session->Expired(now)) expired.push_back(session);
+  }
+  for (auto& session : expired) session->CloseExpired(now);
+  t.sweep_timer->expires_after(std::chrono::milliseconds(options.sweep_interval_ms));
+  t.sweep_timer->async_wait([this, index](const boost::system::error_code& ec) {
+    if (!ec) Sweep(index);
+  });
+}
+
+TcpServer::TcpServer(TcpServerOptions options, SessionHandler* handler)
+    : impl_(std::make_unique<Impl>(std::move(options), handler)) {}
+
+TcpServer::~TcpServer() { Stop(); }
+
+absl::Status TcpServer::Start() {
+  std::string host;
+  int port = 0;
+  if (!http::SplitHostPort(impl_->options.listen, &host, &port)) {
+    return absl::InvalidArgumentError("not host:port: " + impl_->options.listen);
+  }
+  int n = impl_->options.threads;
+  if (n <= 0) n = std::max(1u, std::thread::hardware_concurrency());
+  for (int i = 0; i < n; ++i) {
+    auto t = std::make_unique<ThreadState>();
+    t->sweep_timer = std::make_unique<asio::steady_timer>(t->io);
+    impl_->threads.push_back(std::move(t));
+  }
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return absl::InvalidArgumentError("bad listen address " + host + ": " + ec.message());
+  auto acceptor = std::make_unique<tcp::acceptor>(impl_->threads[0]->io);
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec) acceptor->listen(impl_->options.backlog, ec);
+  if (ec) return absl::UnavailableError("listen on " + impl_->options.listen + ": " + ec.message());
+  impl_->port = acceptor->local_endpoint().port();
+  impl_->acceptor = std::move(acceptor);
+  impl_->accept_retry = std::make_unique<asio::steady_timer>(impl_->threads[0]->io);
+  impl_->accepting = true;
+  impl_->Accept();
+  for (int i = 0; i < n; ++i) {
+    impl_->Sweep(i);
+    ThreadState* t = impl_->threads[i].get();
+    Impl* impl = impl_.get();
+    t->thread = std::thread([t, impl, i] {
+      tls_server = impl;
+      tls_thread_index = i;
+      auto guard = asio::make_work_guard(t->io);
+      t->io.run();
+    });
+  }
+  IM_LOG_INFO(log::Net(), "client protocol listening on {}:{} with {} io threads", host, impl_->port, n);
+  return absl::OkStatus();
+}
+
+int TcpServer::port() const { return impl_->port; }
+int TcpServer::threads() const { return static_cast<int>(impl_->threads.size()); }
+
+void TcpServer::StopAccepting() {
+  if (!impl_->acceptor || !impl_->accepting.exchange(false)) return;
+  std::promise<void> done;
+  asio::post(impl_->threads[0]->io, [this, &done] {
+    boost::system::error_code ec;
+    impl_->acceptor->close(ec);
+    impl_->accept_retry->cancel();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void TcpServer::Stop() {
+  if (impl_->threads.empty()) return;
+  StopAccepting();
+  for (auto& t : impl_->threads) {
+    if (!t->thread.joinable()) continue;
+    std::promise<void> done;
+    asio::post(t->io, [&t, &done] {
+      std::vector<std::shared_ptr<AsioSession>> all;
+      for (auto& [id, s] : t->sessions) {
+        (void)id;
+        all.push_back(s);
+      }
+      for (auto& s : all) s->CloseNow();
+      t->sweep_timer->cancel();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+  for (auto& t : impl_->threads) {
+    t->io.stop();
+    if (t->thread.joinable()) t->thread.join();
+  }
+  impl_->acceptor.reset();
+  impl_->accept_retry.reset();
+  impl_->threads.clear();
+}
+
+void TcpServer::Post(int thread_index, std::function<void()> fn) {
+  asio::post(impl_->threads[thread_index]->io, std::move(fn));
+}
+
+TcpServerStats TcpServer::stats() const {
+  TcpServerStats s;
+  s.connections = impl_->connections.load();
+  s.accepted_total = impl_->accepted_total.load();
+  s.refused_total = impl_->refused_total.load();
+  s.fd_exhausted_total = impl_->fd_exhausted_total.load();
+  s.dropped_slow_total = impl_->dropped_slow_total.load();
+  s.protocol_errors_total = impl_->protocol_errors_total.load();
+  return s;
+}
+
+}  // namespace im::net
