@@ -256,6 +256,8 @@ TEST_F(HttpApiTest, NodesHaveTheSeedShapeWithDisabledMarked) {
   EXPECT_EQ(nodes[1], json::parse(R"({"id":2,"tcp_port":31983,"udp_port":31985,"weight":50,"server_type":2,)"
                                   R"("tcp_protocol":"tcp","address":"10.0.0.2","disabled":1})"));
   EXPECT_EQ(Http(port(), "POST", "/v1/nodes", "{}", "").status, 405);
+  const std::string metrics = Http(admin_->admin_port(), "GET", "/metrics", "", "").body;
+  EXPECT_NE(metrics.find("im_admin_http_requests_total{code=\"405\"}"), std::string::npos) << metrics;
 }
 
 TEST_F(HttpApiTest, AccountsCreateGetConflictAndAuth) {
