@@ -129,6 +129,7 @@ absl::StatusOr<IssuedToken> AdminOps::Login(const std::string& who, const std::s
 
 absl::StatusOr<IssuedToken> AdminOps::IssueToken(const std::string& who, std::int64_t uid) {
   if (absl::Status s = CheckUid(uid, "uid"); !s.ok()) return s;
+  if (uid == kSystemUid) return absl::InvalidArgumentError("the system account cannot log in");
   auto account = store_->GetAccountByUid(uid);
   if (!account.ok()) return account.status();
   if (account->banned) return absl::PermissionDeniedError("uid " + std::to_string(uid) + " is banned");

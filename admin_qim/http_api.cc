@@ -16,7 +16,10 @@ namespace {
 
 using nlohmann::json;
 
-http::HttpResponse Json(int status, const json& body) { return {status, "application/json", body.dump() + "\n"}; }
+http::HttpResponse Json(int status, const json& body) {
+  // replace: a stored name with invalid UTF-8 must not make dump() throw.
+  return {status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
+}
 
 http::HttpResponse Error(int status, const std::string& desp) {
   return Json(status, json{{"code", status}, {"desp", desp}});
@@ -141,6 +144,16 @@ bool HttpApi::IsAdmin(const http::HttpRequest& request) const {
 }
 
 http::HttpResponse HttpApi::Handle(const http::HttpRequest& request) {
+  try {
+    return Route(request);
+  } catch (const std::exception& e) {
+    // Nothing below should throw; if it does, the request fails, not the daemon.
+    IM_LOG_ERROR(log::Http(), "{} {}: unexpected exception: {}", request.method, request.path, e.what());
+    return Error(500, "internal error");
+  }
+}
+
+http::HttpResponse HttpApi::Route(const http::HttpRequest& request) {
   const std::vector<std::string> seg = Segments(request.path);
   const std::string& method = request.method;
   if (seg.size() < 2 || seg[0] != "v1") return Error(404, "no such endpoint: " + request.path);
