@@ -47,7 +47,9 @@ absl::Status AdminServer::Start() {
   redis_ = std::make_unique<RedisBackend>(config_.redis);
   cluster_ = NewGrpcClusterClient({config_.access_address, config_.route_addresses, config_.rpc_timeout_ms});
   ops_ = std::make_unique<AdminOps>(store_.get(), redis_.get(), redis_.get(), cluster_.get(),
-                                    AdminOpsOptions{config_.token_lifetime_s, config_.probe_timeout_ms});
+                                    AdminOpsOptions{config_.token_lifetime_s, config_.probe_timeout_ms,
+                                                    PasswordCost{static_cast<std::uint64_t>(config_.password_opslimit),
+                                                                 static_cast<std::size_t>(config_.password_memlimit_kib) * 1024}});
   if (absl::Status s = ops_->RestoreBans(); !s.ok()) {
     IM_LOG_WARN(log::Main(), "cannot copy bans to Redis at start ({}); they apply once Redis is back and the ban is "
                 "re-issued", s.message());

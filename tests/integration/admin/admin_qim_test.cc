@@ -511,7 +511,9 @@ TEST_F(AdminInstanceTest, UserTokenRequestsAreRateLimitedPerAddress) {
 }
 
 TEST_F(AdminInstanceTest, TokensExpireAfterTheConfiguredLifetime) {
-  auto admin = AdminProcess::Start(db_, redis_, dir_.path(), {"--auth.token_lifetime_s", "1"});
+  auto admin = AdminProcess::Start(db_, redis_, dir_.path(),
+                                   {"--auth.token_lifetime_s", "1", "--auth.password_opslimit", "1",
+                                    "--auth.password_memlimit_kib", "8192"});
   ASSERT_TRUE(admin.ok()) << admin.status();
   const int port = (*admin)->http_port();
   HttpResult acc = Http(port, "POST", "/v1/accounts", json{{"no", "shortlived"}, {"password", "password-1"}}.dump(), kAuth);
@@ -520,6 +522,10 @@ TEST_F(AdminInstanceTest, TokensExpireAfterTheConfiguredLifetime) {
   HttpResult tok = Http(port, "POST", "/v1/tokens", json{{"no", "shortlived"}, {"password", "password-1"}}.dump(), "");
   ASSERT_EQ(tok.status, 200);
   EXPECT_EQ(Body(tok)["expires_in"], 1);
+  // The configured hash cost is recorded in the hash.
+  auto hash = db_.Query("SELECT password_hash FROM im.credentials WHERE uid = " + std::to_string(uid));
+  ASSERT_TRUE(hash.ok());
+  EXPECT_NE(hash->find("$argon2id$v=19$m=8192,t=1,"), std::string::npos) << *hash;
   const std::string token = Body(tok)["token"];
   redis::RedisOptions o;
   o.port = redis_.port();
