@@ -157,7 +157,7 @@ TEST_F(HttpApiUnitTest, AdminCallsNeedTheSecretAndTouchNothingWithout) {
 }
 
 TEST_F(HttpApiUnitTest, BadBodiesAre400AndReachNoStore) {
-  for (const std::string& body : {"", "{", "null", "[]", "\"x\"", R"({"no":1,"password":"p"})",
+  for (const char* body : {"", "{", "null", "[]", "\"x\"", R"({"no":1,"password":"p"})",
                                   R"({"no":"ok1","password":12345678})", R"({"no":"","password":"secret-1"})"}) {
     auto r = Call("POST", "/v1/accounts", body);
     EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
