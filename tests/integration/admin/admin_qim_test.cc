@@ -535,6 +535,32 @@ TEST_F(AdminInstanceTest, TokensExpireAfterTheConfiguredLifetime) {
   EXPECT_TRUE(WaitUntil([&] { return *store.Check(uid, token) == auth::TokenCheck::kInvalid; }, std::chrono::seconds(4)));
 }
 
+TEST_F(AdminInstanceTest, DependencyOutagesGive503ThenRecover) {
+  auto admin = AdminProcess::Start(db_, redis_, dir_.path());
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  const int port = (*admin)->http_port();
+  ASSERT_EQ(Http(port, "POST", "/v1/accounts", json{{"no", "sturdy"}, {"password", "password-1"}}.dump(), kAuth).status,
+            200);
+
+  db_.Stop();
+  HttpResult down = Http(port, "GET", "/v1/accounts/sturdy");
+  EXPECT_EQ(down.status, 503) << down.body;
+  EXPECT_NE(Body(down)["desp"].get<std::string>().find("mysql"), std::string::npos) << down.body;
+  EXPECT_EQ(Http(port, "GET", "/v1/nodes", "", "").status, 503);
+  ASSERT_TRUE(db_.Start().ok());
+  EXPECT_TRUE(WaitUntil([&] { return Http(port, "GET", "/v1/accounts/sturdy").status == 200; }));
+
+  redis_.Stop();
+  HttpResult no_redis = Http(port, "POST", "/v1/tokens", json{{"no", "sturdy"}, {"password", "password-1"}}.dump(), "");
+  EXPECT_EQ(no_redis.status, 503) << no_redis.body;
+  ASSERT_TRUE(redis_.Start().ok());
+  EXPECT_TRUE(WaitUntil([&] {
+    return Http(port, "POST", "/v1/tokens", json{{"no", "sturdy"}, {"password", "password-1"}}.dump(), kAuth).status ==
+           200;
+  }));
+  EXPECT_TRUE((*admin)->process().running());
+}
+
 TEST_F(AdminInstanceTest, BadConfigExitsNamingTheKey) {
   std::string out;
   EXPECT_EQ(im::testing::RunCommand({ADMIN_QIM_BIN, "--config", ADMIN_QIM_SAMPLE_CONFIG, "--print-config"}, &out), 0)
