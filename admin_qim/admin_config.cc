@@ -28,6 +28,10 @@ void DeclareAdminConfig(config::Schema& s, AdminConfig* c) {
   s.Add("auth.login_rate_per_s", &c->login_rate_per_s,
         "user token requests (no+password) refilled per second per remote address; beyond: 429");
   s.Add("auth.login_burst", &c->login_burst, "user token requests allowed at once per remote address", 1, 100000);
+  s.Add("auth.password_opslimit", &c->password_opslimit,
+        "Argon2id passes for new password hashes (cost of each login and account creation)", 1, 32);
+  s.Add("auth.password_memlimit_kib", &c->password_memlimit_kib,
+        "Argon2id memory for new password hashes, KiB (each concurrent login uses this much)", 8, 4 << 20);
 
   s.Add("mysql.host", &c->mysql.host, "MySQL/MariaDB host");
   s.Add("mysql.port", &c->mysql.port, "MySQL/MariaDB port", 1, 65535);

@@ -24,6 +24,8 @@ struct AdminConfig {
   std::int64_t token_lifetime_s = 86400;   // login token lifetime
   double login_rate_per_s = 1.0;           // POST /v1/tokens (user) per remote address
   int login_burst = 10;
+  int password_opslimit = 2;          // Argon2id passes (libsodium OPSLIMIT_INTERACTIVE)
+  int password_memlimit_kib = 65536;  // Argon2id memory (MEMLIMIT_INTERACTIVE = 64 MiB)
 
   db::MysqlOptions mysql;
   int migrate_lock_timeout_s = 60;

@@ -56,7 +56,7 @@ std::string CheckAccountNo(const std::string& no) {
 AdminOps::AdminOps(DirectoryStore* store, SessionTokens* tokens, DirectoryEvents* events, ClusterClient* cluster,
                    AdminOpsOptions options)
     : store_(store), tokens_(tokens), events_(events), cluster_(cluster), options_(options) {
-  auto dummy = HashPassword("not a password of anyone");
+  auto dummy = HashPassword("not a password of anyone", options_.password_cost);
   if (dummy.ok()) dummy_hash_ = *dummy;
 }
 
@@ -74,7 +74,7 @@ absl::StatusOr<AccountRecord> AdminOps::CreateAccount(const std::string& who, co
   if (password.size() < kMinPassword || password.size() > kMaxPassword) {
     return absl::InvalidArgumentError("password must have 6 to 128 bytes");
   }
-  auto hash = HashPassword(password);
+  auto hash = HashPassword(password, options_.password_cost);
   if (!hash.ok()) return hash.status();
   auto account = store_->CreateAccount(no, *hash);
   Audit(who, "action=account.create no=" + no + (account.ok() ? " uid=" + std::to_string(account->uid) : ""),
@@ -129,6 +129,7 @@ absl::StatusOr<IssuedToken> AdminOps::Login(const std::string& who, const std::s
 
 absl::StatusOr<IssuedToken> AdminOps::IssueToken(const std::string& who, std::int64_t uid) {
   if (absl::Status s = CheckUid(uid, "uid"); !s.ok()) return s;
+  if (uid == kSystemUid) return absl::InvalidArgumentError("the system account cannot log in");
   auto account = store_->GetAccountByUid(uid);
   if (!account.ok()) return account.status();
   if (account->banned) return absl::PermissionDeniedError("uid " + std::to_string(uid) + " is banned");

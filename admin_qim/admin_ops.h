@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "admin_qim/cluster_client.h"
 #include "admin_qim/directory_store.h"
+#include "admin_qim/password.h"
 #include "admin_qim/redis_backend.h"
 
 namespace im::admin {
@@ -39,6 +40,7 @@ struct ClusterOverview {
 struct AdminOpsOptions {
   std::int64_t token_lifetime_s = 86400;
   int probe_timeout_ms = 300;
+  PasswordCost password_cost;
 };
 
 /// Thread safe (as long as its dependencies are). Dependencies are not owned.

@@ -1,5 +1,9 @@
 #include "admin_qim/admin_server.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
+
 #include <thread>
 
 #include "admin_qim/admin_ops.h"
@@ -17,7 +21,12 @@
 
 namespace im::admin {
 
-AdminServer::AdminServer(AdminConfig config, const daemon::DaemonContext&) : config_(std::move(config)) {}
+AdminServer::AdminServer(AdminConfig config, const daemon::DaemonContext& context)
+    : config_(std::move(config)),
+      http_requests_(&prometheus::BuildCounter()
+                          .Name("im_admin_http_requests_total")
+                          .Help("HTTP API requests answered, by status code")
+                          .Register(*context.registry)) {}
 
 AdminServer::~AdminServer() { Stop(); }
 
@@ -38,7 +47,9 @@ absl::Status AdminServer::Start() {
   redis_ = std::make_unique<RedisBackend>(config_.redis);
   cluster_ = NewGrpcClusterClient({config_.access_address, config_.route_addresses, config_.rpc_timeout_ms});
   ops_ = std::make_unique<AdminOps>(store_.get(), redis_.get(), redis_.get(), cluster_.get(),
-                                    AdminOpsOptions{config_.token_lifetime_s, config_.probe_timeout_ms});
+                                    AdminOpsOptions{config_.token_lifetime_s, config_.probe_timeout_ms,
+                                                    PasswordCost{static_cast<std::uint64_t>(config_.password_opslimit),
+                                                                 static_cast<std::size_t>(config_.password_memlimit_kib) * 1024}});
   if (absl::Status s = ops_->RestoreBans(); !s.ok()) {
     IM_LOG_WARN(log::Main(), "cannot copy bans to Redis at start ({}); they apply once Redis is back and the ban is "
                 "re-issued", s.message());
@@ -50,8 +61,12 @@ absl::Status AdminServer::Start() {
   http_options.listen = config_.http_listen;
   http_options.threads = config_.http_threads;
   http_options.body_limit = static_cast<std::size_t>(config_.http_body_limit);
-  http_ = std::make_unique<http::HttpServer>(http_options,
-                                             [api = api_.get()](const http::HttpRequest& r) { return api->Handle(r); });
+  http_ = std::make_unique<http::HttpServer>(
+      http_options, [api = api_.get(), requests = http_requests_](const http::HttpRequest& r) {
+        http::HttpResponse response = api->Handle(r);
+        requests->Add({{"code", std::to_string(response.status)}}).Increment();
+        return response;
+      });
   if (absl::Status s = http_->Start(); !s.ok()) return s;
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -16,6 +16,12 @@ namespace im::http {
 class HttpServer;
 }
 
+namespace prometheus {
+class Counter;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
 namespace im::admin {
 
 class AdminOps;
@@ -40,6 +46,7 @@ class AdminServer final : public daemon::Daemon {
 
  private:
   AdminConfig config_;
+  prometheus::Family<prometheus::Counter>* http_requests_;  // owned by the daemon's registry
   std::unique_ptr<db::MysqlPool> pool_;
   std::unique_ptr<MysqlDirectoryStore> store_;
   std::unique_ptr<RedisBackend> redis_;

@@ -16,7 +16,10 @@ namespace {
 
 using nlohmann::json;
 
-http::HttpResponse Json(int status, const json& body) { return {status, "application/json", body.dump() + "\n"}; }
+http::HttpResponse Json(int status, const json& body) {
+  // replace: a stored name with invalid UTF-8 must not make dump() throw.
+  return {status, "application/json", body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"};
+}
 
 http::HttpResponse Error(int status, const std::string& desp) {
   return Json(status, json{{"code", status}, {"desp", desp}});
@@ -40,13 +43,36 @@ int HttpStatusOf(const absl::Status& s) {
 
 http::HttpResponse FromStatus(const absl::Status& s) { return Error(HttpStatusOf(s), std::string(s.message())); }
 
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Decodes %XX escapes ("zxt%4077" -> "zxt@77"); a malformed escape stays as it is.
+std::string PercentDecode(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
+        HexValue(text[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+// The path's segments, each percent-decoded.
 std::vector<std::string> Segments(const std::string& path) {
   std::vector<std::string> out;
   std::size_t start = 0;
   while (start < path.size()) {
     std::size_t end = path.find('/', start);
     if (end == std::string::npos) end = path.size();
-    if (end > start) out.push_back(path.substr(start, end - start));
+    if (end > start) out.push_back(PercentDecode(path.substr(start, end - start)));
     start = end + 1;
   }
   return out;
@@ -141,6 +167,16 @@ bool HttpApi::IsAdmin(const http::HttpRequest& request) const {
 }
 
 http::HttpResponse HttpApi::Handle(const http::HttpRequest& request) {
+  try {
+    return Route(request);
+  } catch (const std::exception& e) {
+    // Nothing below should throw; if it does, the request fails, not the daemon.
+    IM_LOG_ERROR(log::Http(), "{} {}: unexpected exception: {}", request.method, request.path, e.what());
+    return Error(500, "internal error");
+  }
+}
+
+http::HttpResponse HttpApi::Route(const http::HttpRequest& request) {
   const std::vector<std::string> seg = Segments(request.path);
   const std::string& method = request.method;
   if (seg.size() < 2 || seg[0] != "v1") return Error(404, "no such endpoint: " + request.path);

@@ -42,6 +42,7 @@ class HttpApi {
 
  private:
   bool IsAdmin(const http::HttpRequest& request) const;
+  http::HttpResponse Route(const http::HttpRequest& request);
 
   AdminOps* ops_;
   RateLimiter* login_limiter_;

@@ -4,11 +4,10 @@
 
 namespace im::admin {
 
-absl::StatusOr<std::string> HashPassword(const std::string& password) {
+absl::StatusOr<std::string> HashPassword(const std::string& password, const PasswordCost& cost) {
   if (sodium_init() < 0) return absl::InternalError("libsodium cannot initialise");
   char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+  if (crypto_pwhash_str(out, password.data(), password.size(), cost.opslimit, cost.memlimit_bytes) != 0) {
     return absl::ResourceExhaustedError("password hashing ran out of memory");
   }
   return std::string(out);

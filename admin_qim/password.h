@@ -4,14 +4,22 @@
 // machine). The stored string carries the algorithm, its parameters and a
 // random salt; the password itself is never stored.
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
 
 namespace im::admin {
 
-/// A new salted hash of `password`. Thread safe.
-absl::StatusOr<std::string> HashPassword(const std::string& password);
+struct PasswordCost {
+  std::uint64_t opslimit = 2;           // crypto_pwhash_OPSLIMIT_INTERACTIVE
+  std::size_t memlimit_bytes = 64 << 20;  // crypto_pwhash_MEMLIMIT_INTERACTIVE
+};
+
+/// A new salted hash of `password` at `cost` (which the hash string records,
+/// so a later change of cost affects only new hashes). Thread safe.
+absl::StatusOr<std::string> HashPassword(const std::string& password, const PasswordCost& cost = {});
 
 /// True when `password` matches `hash` (from HashPassword). Constant time in
 /// the password. False for an empty or malformed hash. Thread safe.

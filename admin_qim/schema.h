@@ -8,6 +8,7 @@
 // idempotent (CREATE TABLE IF NOT EXISTS, INSERT IGNORE), so a migration cut
 // short by a crash is simply re-run.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 

@@ -256,6 +256,8 @@ TEST_F(HttpApiTest, NodesHaveTheSeedShapeWithDisabledMarked) {
   EXPECT_EQ(nodes[1], json::parse(R"({"id":2,"tcp_port":31983,"udp_port":31985,"weight":50,"server_type":2,)"
                                   R"("tcp_protocol":"tcp","address":"10.0.0.2","disabled":1})"));
   EXPECT_EQ(Http(port(), "POST", "/v1/nodes", "{}", "").status, 405);
+  const std::string metrics = Http(admin_->admin_port(), "GET", "/metrics", "", "").body;
+  EXPECT_NE(metrics.find("im_admin_http_requests_total{code=\"405\"}"), std::string::npos) << metrics;
 }
 
 TEST_F(HttpApiTest, AccountsCreateGetConflictAndAuth) {
@@ -509,7 +511,9 @@ TEST_F(AdminInstanceTest, UserTokenRequestsAreRateLimitedPerAddress) {
 }
 
 TEST_F(AdminInstanceTest, TokensExpireAfterTheConfiguredLifetime) {
-  auto admin = AdminProcess::Start(db_, redis_, dir_.path(), {"--auth.token_lifetime_s", "1"});
+  auto admin = AdminProcess::Start(db_, redis_, dir_.path(),
+                                   {"--auth.token_lifetime_s", "1", "--auth.password_opslimit", "1",
+                                    "--auth.password_memlimit_kib", "8192"});
   ASSERT_TRUE(admin.ok()) << admin.status();
   const int port = (*admin)->http_port();
   HttpResult acc = Http(port, "POST", "/v1/accounts", json{{"no", "shortlived"}, {"password", "password-1"}}.dump(), kAuth);
@@ -518,6 +522,10 @@ TEST_F(AdminInstanceTest, TokensExpireAfterTheConfiguredLifetime) {
   HttpResult tok = Http(port, "POST", "/v1/tokens", json{{"no", "shortlived"}, {"password", "password-1"}}.dump(), "");
   ASSERT_EQ(tok.status, 200);
   EXPECT_EQ(Body(tok)["expires_in"], 1);
+  // The configured hash cost is recorded in the hash.
+  auto hash = db_.Query("SELECT password_hash FROM im.credentials WHERE uid = " + std::to_string(uid));
+  ASSERT_TRUE(hash.ok());
+  EXPECT_NE(hash->find("$argon2id$v=19$m=8192,t=1,"), std::string::npos) << *hash;
   const std::string token = Body(tok)["token"];
   redis::RedisOptions o;
   o.port = redis_.port();
@@ -525,6 +533,32 @@ TEST_F(AdminInstanceTest, TokensExpireAfterTheConfiguredLifetime) {
   auth::TokenStore store(&client);
   EXPECT_EQ(*store.Check(uid, token), auth::TokenCheck::kValid);
   EXPECT_TRUE(WaitUntil([&] { return *store.Check(uid, token) == auth::TokenCheck::kInvalid; }, std::chrono::seconds(4)));
+}
+
+TEST_F(AdminInstanceTest, DependencyOutagesGive503ThenRecover) {
+  auto admin = AdminProcess::Start(db_, redis_, dir_.path());
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  const int port = (*admin)->http_port();
+  ASSERT_EQ(Http(port, "POST", "/v1/accounts", json{{"no", "sturdy"}, {"password", "password-1"}}.dump(), kAuth).status,
+            200);
+
+  db_.Stop();
+  HttpResult down = Http(port, "GET", "/v1/accounts/sturdy");
+  EXPECT_EQ(down.status, 503) << down.body;
+  EXPECT_NE(Body(down)["desp"].get<std::string>().find("mysql"), std::string::npos) << down.body;
+  EXPECT_EQ(Http(port, "GET", "/v1/nodes", "", "").status, 503);
+  ASSERT_TRUE(db_.Start().ok());
+  EXPECT_TRUE(WaitUntil([&] { return Http(port, "GET", "/v1/accounts/sturdy").status == 200; }));
+
+  redis_.Stop();
+  HttpResult no_redis = Http(port, "POST", "/v1/tokens", json{{"no", "sturdy"}, {"password", "password-1"}}.dump(), "");
+  EXPECT_EQ(no_redis.status, 503) << no_redis.body;
+  ASSERT_TRUE(redis_.Start().ok());
+  EXPECT_TRUE(WaitUntil([&] {
+    return Http(port, "POST", "/v1/tokens", json{{"no", "sturdy"}, {"password", "password-1"}}.dump(), kAuth).status ==
+           200;
+  }));
+  EXPECT_TRUE((*admin)->process().running());
 }
 
 TEST_F(AdminInstanceTest, BadConfigExitsNamingTheKey) {

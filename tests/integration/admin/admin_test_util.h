@@ -36,6 +36,7 @@ class AdminProcess {
                                                              const std::vector<std::string>& extra = {});
   int http_port() const { return http_port_; }
   int grpc_port() const { return grpc_port_; }
+  int admin_port() const { return admin_port_; }  // /metrics, /healthz
   std::string grpc_endpoint() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
   const std::string& log_path() const { return log_path_; }
   im::testing::ChildProcess& process() { return process_; }

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/auth/token_store.h"
+#include "common/redis/redis_client.h"
 #include "tests/integration/admin/admin_test_util.h"
 
 namespace im::admin {
@@ -75,6 +77,14 @@ class QimConsoleTest : public ::testing::Test {
     r.code = im::testing::RunCommand(argv, &r.output);
     return r;
   }
+  static auth::TokenCheck CheckToken(std::int64_t uid, const std::string& token) {
+    redis::RedisOptions o;
+    o.port = redis_->port();
+    redis::RedisClient client(o);
+    auto check = auth::TokenStore(&client).Check(uid, token);
+    EXPECT_TRUE(check.ok()) << check.status();
+    return check.ok() ? *check : auth::TokenCheck::kInvalid;
+  }
   static json Get(const std::string& path) {
     HttpResult r = Http(admin_->http_port(), "GET", path);
     return json::parse(r.body, nullptr, false);
@@ -117,6 +127,14 @@ TEST_F(QimConsoleTest, OneShotCommandsTakeEffect) {
   QimRun token = Qim({"token", u});
   EXPECT_EQ(token.code, 0) << token.output;
   EXPECT_NE(token.output.find("86400s"), std::string::npos) << token.output;
+  const std::vector<std::string> token_row = RowOf(token.output, u);
+  ASSERT_EQ(token_row.size(), 3u) << token.output;
+  EXPECT_EQ(CheckToken(uid, token_row[1]), auth::TokenCheck::kValid);
+  EXPECT_EQ(Qim({"revoke", u}).code, 0);
+  EXPECT_EQ(CheckToken(uid, token_row[1]), auth::TokenCheck::kInvalid);
+  QimRun by_uid = Qim({"account", "get", "--uid", u});
+  EXPECT_EQ(by_uid.code, 0) << by_uid.output;
+  EXPECT_EQ(RowOf(by_uid.output, u), (std::vector<std::string>{u, "zxt77", "no"})) << by_uid.output;
 
   QimRun group = Qim({"group", "create", "ops", "--owner", u, "--members", u + "," + u2});
   ASSERT_EQ(group.code, 0) << group.output;
@@ -182,8 +200,22 @@ TEST_F(QimConsoleTest, OneShotCommandsTakeEffect) {
   EXPECT_EQ(Qim({"unban", u}).code, 0);
   EXPECT_EQ(Get("/v1/accounts/zxt77")["banned"], false);
 
+  QimRun shown = Qim({"group", "get", gid});
+  EXPECT_EQ(RowOf(shown.output, gid),
+            (std::vector<std::string>{gid, "ops", u, "yes", u + "," + std::to_string(uid3)}))
+      << shown.output;
   EXPECT_EQ(Qim({"group", "delete", gid}).code, 0);
   EXPECT_EQ(Http(admin_->http_port(), "GET", "/v1/groups/" + gid).status, 404);
+
+  // Every write is in the audit log, attributed to the gRPC caller; no password.
+  const std::string log = testing::ReadFile(admin_->log_path());
+  for (const char* action : {"action=account.create no=zxt77", "action=token.issue uid=", "action=group.create",
+                             "action=group.add_members", "action=node.add", "action=node.disable", "action=ban",
+                             "action=unban", "action=group.delete", "action=friend.add", "action=block"}) {
+    EXPECT_NE(log.find(action), std::string::npos) << action;
+  }
+  EXPECT_NE(log.find("audit who=grpc-admin@"), std::string::npos);
+  EXPECT_EQ(log.find("zxt77-password"), std::string::npos);
 }
 
 TEST_F(QimConsoleTest, ErrorsSayWhatToDo) {

@@ -157,7 +157,7 @@ TEST_F(HttpApiUnitTest, AdminCallsNeedTheSecretAndTouchNothingWithout) {
 }
 
 TEST_F(HttpApiUnitTest, BadBodiesAre400AndReachNoStore) {
-  for (const std::string& body : {"", "{", "null", "[]", "\"x\"", R"({"no":1,"password":"p"})",
+  for (const char* body : {"", "{", "null", "[]", "\"x\"", R"({"no":1,"password":"p"})",
                                   R"({"no":"ok1","password":12345678})", R"({"no":"","password":"secret-1"})"}) {
     auto r = Call("POST", "/v1/accounts", body);
     EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
@@ -176,6 +176,9 @@ TEST_F(HttpApiUnitTest, StatusesMapToHttpCodes) {
   EXPECT_EQ(Call("POST", "/v1/accounts", R"({"no":"zxt77","password":"secret-1"})").status, 200);
   EXPECT_EQ(Call("POST", "/v1/accounts", R"({"no":"zxt77","password":"secret-1"})").status, 409);
   EXPECT_EQ(Call("GET", "/v1/accounts/none").status, 404);
+  ASSERT_EQ(Call("POST", "/v1/accounts", R"({"no":"a@b.c","password":"secret-1"})").status, 200);
+  EXPECT_EQ(json::parse(Call("GET", "/v1/accounts/a%40b.c").body)["no"], "a@b.c");
+  EXPECT_EQ(Call("GET", "/v1/accounts/a%4").status, 400);  // '%' is not allowed in a number
   EXPECT_EQ(Call("POST", "/v1/groups/9002/members", R"({"uids":[2]})").status, 404);
   EXPECT_EQ(Call("POST", "/v1/groups/9001/members", R"({"uids":[2]})").status, 200);
   EXPECT_EQ(redis_.events.back(), R"({"kind":"group","id":9001,"uids":[2]})");
