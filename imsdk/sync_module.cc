@@ -603,7 +603,9 @@ void SyncModule::SendPing(Link& link) {
                   pb::UserMsgSyncInfo pong;
                   if (!Parse(&pong, body)) return true;
                   if (lp->type != kNotifyServer) return true;
-                  auto& seq = seqs_[0];
+                  auto it = seqs_.find(0);
+                  if (it == seqs_.end()) return true;  // no local state yet: 341 decides (§5.7)
+                  auto& seq = it->second;
                   if (pong.offset() > seq.last) {
                     Logf(LogLevel::kDebug, "uid={} PONG offset {} ahead of {}: pull", uid_,
                          pong.offset(), seq.last);
@@ -735,8 +737,8 @@ void SyncModule::OnPushedMessage(Message m, std::int64_t sync_key) {
   std::int64_t gid = m.group_id;
   auto it = seqs_.find(gid);
   if (it == seqs_.end()) {
-    if (gid != 0 && options_.start_policy != StartPolicy::kAll) {
-      RequestOffsets();
+    if (options_.start_policy != StartPolicy::kAll) {
+      RequestOffsets();  // §5.7 decides where a new sequence starts
       return;
     }
     Track(gid, 0);
@@ -977,7 +979,8 @@ void SyncModule::OnSendAnswer(std::int32_t msgid, int code, std::int64_t offset,
   // result is reported, so the app sees its offsets already advanced.
   if (code == 200 && offset > 0) {
     std::int64_t gid = send.is_group ? send.to : 0;
-    Sequence* seq = seqs_.count(gid) ? &seqs_[gid] : Track(gid, 0);
+    Sequence* seq = seqs_.count(gid) ? &seqs_[gid]
+                    : Track(gid, options_.start_policy == StartPolicy::kAll ? 0 : offset - 1);
     if (offset == seq->last + 1 && !seq->pulling) {
       Message m;
       m.group_id = gid;

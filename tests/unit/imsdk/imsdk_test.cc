@@ -478,6 +478,55 @@ TEST(ImSdkAccount, RevokedSessionWithPasswordGetsANewToken) {
   ASSERT_TRUE(c.WaitOnline());
 }
 
+TEST_F(ImSdkTest, SyncPoolOfTwoKeepsOffsetOrder) {
+  Options o = Direct();
+  o.sync_pool_size = 2;
+  auto a = Online(707, o);
+  auto b = Online(708, Direct());
+  ASSERT_TRUE(WaitFor([&] { return sync_->sessions() == 3; }));
+  for (int i = 0; i < 30; ++i) a->sdk->SendPeerMsg(i, 708, 0, "s" + std::to_string(i));
+  ASSERT_TRUE(WaitFor([&] { return a->results().size() == 30; })) << a->logs();
+  for (auto& r : a->results()) EXPECT_EQ(r.code, 200);
+  ASSERT_TRUE(a->WaitMessages(0, 30)) << a->logs();
+  ASSERT_TRUE(b->WaitMessages(0, 30)) << b->logs();
+  std::this_thread::sleep_for(milliseconds(100));
+  ExpectInOrder(a->messages(0), 1, 30);
+  ExpectInOrder(b->messages(0), 1, 30);
+}
+
+TEST_F(ImSdkTest, StartPolicyForAFreshInstall) {
+  for (int i = 1; i <= 3; ++i) cluster_.InjectPeer(707, 708, "old " + std::to_string(i));
+  cluster_.Ack(708, 0, 2);
+  {
+    Options o = Direct();
+    o.start_policy = StartPolicy::kLatest;  // show nothing old
+    auto b = Online(708, o);
+    ASSERT_TRUE(WaitFor([&] { return b->sdk->synced(); }));
+    EXPECT_TRUE(b->messages().empty());
+    EXPECT_EQ(b->sdk->Offsets()[0], 3);
+    cluster_.InjectPeer(707, 708, "new 4");
+    ASSERT_TRUE(b->WaitMessages(0, 1));
+    EXPECT_EQ(b->messages(0)[0].offset, 4);
+  }
+  Options o = Direct();
+  o.start_policy = StartPolicy::kAcked;  // show the unread ones
+  auto b = Online(708, o);
+  ASSERT_TRUE(b->WaitMessages(0, 2));
+  ASSERT_TRUE(WaitFor([&] { return b->sdk->synced(); }));
+  ExpectInOrder(b->messages(0), 3, 2);
+}
+
+TEST_F(ImSdkTest, LeftGroupIsNoLongerTracked) {
+  cluster_.AddGroup(9001, {707, 708});
+  auto b = Online(708, Direct());
+  cluster_.InjectGroup(707, 9001, "hello group");
+  ASSERT_TRUE(b->WaitMessages(9001, 1));
+  EXPECT_EQ(b->sdk->Offsets().count(9001), 1u);
+  cluster_.AddGroup(9001, {707});  // 708 removed
+  notify_->CloseAll();             // next login's 341 no longer lists the group
+  ASSERT_TRUE(WaitFor([&] { return b->sdk->Offsets().count(9001) == 0; })) << b->logs();
+}
+
 TEST_F(ImSdkTest, CallbacksRunOnTheAppExecutor) {
   std::mutex mu;
   std::vector<std::function<void()>> queue;
