@@ -930,6 +930,11 @@ void SyncModule::TrySend(InflightSend& s) {
       pb::ImGroupSendMsgRes res;
       if (!Parse(&res, body)) return true;
       OnSendAnswer(msgid, res.code(), res.offset(), res.desp());
+    } else if (h.cmdid == pb::IM_CMD_ERROR) {
+      // The frame itself was refused (§9: a client bug): never resend it.
+      pb::ImError err;
+      Parse(&err, body);
+      if (err.code() == 400) OnSendAnswer(msgid, 400, 0, err.desp());
     }
     return true;
   };

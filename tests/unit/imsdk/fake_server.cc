@@ -435,6 +435,9 @@ class Session : public std::enable_shared_from_this<Session> {
           to = m.touid(); msgid = m.msgid(); ts = m.timestamp(); type = m.msgtype();
           flag = m.msgflag(); len = m.len(); content = m.content(); from = m.fromuid();
         }
+        if (cluster_->reject_sends.load() > 0 && cluster_->reject_sends.fetch_sub(1) > 0) {
+          return Error(400, "undecodable body for command " + std::to_string(h.cmdid), h.seq);
+        }
         int code = 200;
         std::int64_t offset = 0;
         if (from != uid_ || len != static_cast<std::int32_t>(content.size())) {

@@ -449,6 +449,22 @@ TEST_F(ImSdkTest, GivesUpOnASendAfterTheDeadline) {
   EXPECT_EQ(a->results().size(), 1u);
 }
 
+TEST_F(ImSdkTest, SendRefusedWithError400IsNotResent) {
+  auto a = Online(707, Direct());
+  int logins = cluster_.logins;
+  cluster_.reject_sends = 1;
+  a->sdk->SendPeerMsg(1, 708, 0, "refused frame");
+  ASSERT_TRUE(WaitFor([&] { return a->results().size() == 1; })) << a->logs();
+  EXPECT_EQ(a->results()[0].code, 400);
+  // The connection was closed by the server; the SDK reconnects, and does not resend.
+  ASSERT_TRUE(WaitFor([&] { return cluster_.logins.load() > logins; })) << a->logs();
+  a->sdk->SendPeerMsg(2, 708, 0, "fine");
+  ASSERT_TRUE(WaitFor([&] { return a->results().size() == 2; })) << a->logs();
+  EXPECT_EQ(a->results()[1].code, 200);
+  ASSERT_EQ(cluster_.Peer(708).size(), 1u);
+  EXPECT_EQ(cluster_.Peer(708)[0].content, "fine");
+}
+
 TEST_F(ImSdkTest, RevokedSessionWithoutPasswordStops) {
   auto b = Online(708, Direct());
   int logins = cluster_.logins;
