@@ -385,6 +385,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (h.cmdid != pb::IM_CMD_LOGIN) return Error(401, "not logged in", h.seq);
       pb::ImLogin login;
       if (!Parse(&login, body)) return Error(400, "undecodable body", h.seq);
+      if (cluster_->ignore_logins.load() > 0 && cluster_->ignore_logins.fetch_sub(1) > 0) return;
       std::int64_t uid = cluster_->UidForToken(login.token());
       pb::ImLoginRes res;
       uid_ = h.imuid;

@@ -424,6 +424,18 @@ TEST_F(ImSdkTest, MissingPongMeansDeadConnection) {
   EXPECT_NE(b->logs().find("no PONG"), std::string::npos);
 }
 
+TEST_F(ImSdkTest, UnansweredLoginTimesOutAndIsRetried) {
+  cluster_.ignore_logins = 1;
+  Options o = Direct();
+  o.connect_timeout_ms = 300;
+  auto b = Online(708, o);
+  // One of the two links (notify or sync) waited in vain, timed out and logged in again.
+  ASSERT_TRUE(WaitFor([&] { return b->logs().find("login timeout") != std::string::npos; }))
+      << b->logs();
+  ASSERT_TRUE(WaitFor([&] { return notify_->sessions() == 1 && sync_->sessions() == 1; }));
+  EXPECT_EQ(cluster_.logins.load(), 2);
+}
+
 TEST_F(ImSdkTest, Send503IsRetriedAndReportedOnce) {
   auto a = Online(707, Direct());
   cluster_.fail_sends = 2;
