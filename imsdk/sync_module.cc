@@ -213,17 +213,6 @@ void SyncModule::Shutdown() {
   Stop();
 }
 
-void SyncModule::SwitchAccount() {
-  bool was_running = running_ || shutdown_ == false;
-  (void)was_running;
-  bool restart = running_;
-  if (notify_.ready && notify_.conn) {
-    Logf(LogLevel::kInfo, "uid={} logout", uid_);
-  }
-  Stop();
-  if (restart) Startup();
-}
-
 void SyncModule::SetNetworkMode(int mode) {
   if (mode == network_mode_) return;
   int old = network_mode_;
@@ -392,7 +381,7 @@ void SyncModule::OnBootstrapDone(std::uint64_t gen, bool token_ok, int token_sta
   }
   if (!token_ok) {
     if (token_status == 401 || token_status == 400 || token_status == 404) {
-      OnAuthFailure(401, token_error);
+      OnAuthFailure(401, token_error, /*password_refused=*/true);
       return;
     }
     Logf(LogLevel::kWarn, "cannot get a token: {}", token_error);
@@ -409,9 +398,9 @@ void SyncModule::OnBootstrapDone(std::uint64_t gen, bool token_ok, int token_sta
   ConnectAll();
 }
 
-void SyncModule::OnAuthFailure(int code, const std::string& desp) {
+void SyncModule::OnAuthFailure(int code, const std::string& desp, bool password_refused) {
   token_.clear();
-  if (!no_.empty() && !password_.empty()) {
+  if (!no_.empty() && !password_.empty() && !password_refused) {
     // Get a new token; never retry with the refused one.
     CloseAllLinks();
     ++gen_;
@@ -420,12 +409,6 @@ void SyncModule::OnAuthFailure(int code, const std::string& desp) {
     std::uint64_t gen = gen_;
     Logf(LogLevel::kWarn, "uid={} auth failure {} ({}); new token in {} ms", uid_, code, desp,
          delay);
-    if (code == 401 && desp.find("tokens") != std::string::npos) {
-      // The admin refused the password itself: nothing to retry.
-      running_ = false;
-      SetState(State::kAuthFailed, code, desp);
-      return;
-    }
     bootstrap_timer_.expires_after(std::chrono::milliseconds(delay));
     bootstrap_timer_.async_wait([this, gen](boost::system::error_code ec) {
       if (!ec && gen == gen_) Bootstrap();

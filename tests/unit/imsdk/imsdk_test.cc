@@ -56,11 +56,15 @@ class ImSdkTest : public ::testing::Test {
     return o;
   }
 
+  // A client logged in on the notify link and every sync link.
   std::unique_ptr<TestClient> Online(std::int64_t uid, Options o) {
+    int links = 1 + o.sync_pool_size;
+    int before = cluster_.logins;
     auto c = std::make_unique<TestClient>(std::move(o));
     c->sdk->SetToken(uid, "t" + std::to_string(uid));
     EXPECT_EQ(c->sdk->Startup(), kOk);
     EXPECT_TRUE(c->WaitOnline()) << c->logs();
+    EXPECT_TRUE(WaitFor([&] { return cluster_.logins.load() >= before + links; })) << c->logs();
     return c;
   }
 
