@@ -106,6 +106,22 @@ TEST_F(ImSdkTest, TwoClientsExchangeMessages) {
   EXPECT_EQ(a->sdk->Offsets()[0], 21);
 }
 
+TEST_F(ImSdkTest, ThroughputOfPipelinedSends) {
+  auto a = Online(707, Direct());
+  auto b = Online(708, Direct());
+  constexpr int kCount = 2000;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kCount; ++i) a->sdk->SendPeerMsg(i, 708, 0, "load " + std::to_string(i));
+  ASSERT_TRUE(WaitFor([&] { return a->results().size() == kCount; }, std::chrono::seconds(30)));
+  ASSERT_TRUE(b->WaitMessages(0, kCount, std::chrono::seconds(30)));
+  auto ms = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+  std::printf("%d sends answered and delivered in %lld ms (%.0f msgs/s)\n", kCount,
+              static_cast<long long>(ms.count()), kCount * 1000.0 / std::max<long long>(1, ms.count()));
+  ExpectInOrder(b->messages(0), 1, kCount);
+  ASSERT_TRUE(a->WaitMessages(0, kCount));
+  ExpectInOrder(a->messages(0), 1, kCount);
+}
+
 TEST_F(ImSdkTest, SendErrorsAreReportedOnce) {
   auto a = Online(707, Direct());
   a->sdk->SendPeerMsg(1, 999, 0, "to nobody");  // the fake answers 404
