@@ -857,6 +857,9 @@ void SyncModule::IssuePull(std::int64_t group_id, Link& link) {
       if (group_id != 0 && (res.code() == 403 || res.code() == 404)) {
         store_->RemoveSequence(uid_, group_id);
         seqs_.erase(it);
+      } else if (res.code() >= 500) {
+        seq.want_pull = true;  // retried by Tick()
+        seq.retry_at_ms = SteadyMs() + std::max(100, options_.send_retry_ms / 5);
       }
       return true;
     }
@@ -1056,6 +1059,13 @@ void SyncModule::Tick() {
   };
   heartbeat(notify_, false);
   for (auto& l : sync_) heartbeat(l, true);
+  // Pulls that failed with 5xx (or waited for a link) are retried.
+  for (auto& [gid, seq] : seqs_) {
+    if (seq.want_pull && !seq.pulling && now >= seq.retry_at_ms && ReadySync() != nullptr) {
+      seq.want_pull = false;
+      StartPull(gid);
+    }
+  }
   UpdateSynced();
 }
 

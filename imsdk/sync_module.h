@@ -84,7 +84,8 @@ class SyncModule {
     std::int64_t last = 0;
     bool pulling = false;
     bool pull_again = false;
-    bool want_pull = false;  // waiting for a sync link
+    bool want_pull = false;  // waiting for a sync link, or for retry_at_ms
+    std::int64_t retry_at_ms = 0;  // steady; after a failed (5xx) pull
   };
   struct InflightSend {
     PendingSend send;

@@ -472,7 +472,12 @@ class Session : public std::enable_shared_from_this<Session> {
         ++cluster_->pulls;
         int code = 0;
         std::int64_t newest = 0;
-        auto msgs = cluster_->Range(uid_, req.groupid(), req.offset(), req.limit(), &code, &newest);
+        std::vector<StoredMsg> msgs;
+        if (cluster_->fail_pulls.load() > 0 && cluster_->fail_pulls.fetch_sub(1) > 0) {
+          code = 503;
+        } else {
+          msgs = cluster_->Range(uid_, req.groupid(), req.offset(), req.limit(), &code, &newest);
+        }
         std::int64_t last = req.offset();
         for (const auto& m : msgs) {
           if (req.groupid() == 0) {

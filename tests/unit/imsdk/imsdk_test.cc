@@ -157,6 +157,16 @@ TEST_F(ImSdkTest, GapRepairDeliversEachMessageOnceInOrder) {
   EXPECT_GT(cluster_.pulls.load(), pulls_before);
 }
 
+TEST_F(ImSdkTest, FailedPullIsRetried) {
+  auto b = Online(708, Direct());
+  cluster_.fail_pulls = 2;
+  cluster_.push_data = false;  // 321: the SDK must pull
+  cluster_.InjectPeer(707, 708, "needs a pull");
+  ASSERT_TRUE(b->WaitMessages(0, 1)) << b->logs();
+  EXPECT_EQ(cluster_.fail_pulls.load(), 0);
+  EXPECT_NE(b->logs().find("failed: 503"), std::string::npos);
+}
+
 TEST_F(ImSdkTest, PongAheadOfLocalOffsetTriggersPull) {
   Options o = Direct();
   o.heartbeat_interval_ms = 200;
