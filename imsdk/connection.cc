@@ -48,13 +48,15 @@ void Connection::Start(const std::string& host, int port, int connect_timeout_ms
   }
   auto self = shared_from_this();
   connect_timer_.expires_after(std::chrono::milliseconds(connect_timeout_ms));
+  // One deadline for connect + login: a server that accepts but never answers
+  // the login does not hold the link forever.
   connect_timer_.async_wait([self](boost::system::error_code e) {
-    if (!e && !self->open_ && !self->closed_) self->Fail("connect timeout");
+    if (e || self->closed_ || self->logged_in_) return;
+    self->Fail(self->open_ ? "login timeout" : "connect timeout");
   });
   socket_.async_connect(tcp::endpoint(address, static_cast<unsigned short>(port)),
                         [self, login_body = std::move(login_body)](boost::system::error_code e) {
                           if (self->closed_) return;
-                          self->connect_timer_.cancel();
                           if (e) {
                             self->Fail("connect: " + e.message());
                             return;
@@ -71,6 +73,7 @@ void Connection::Start(const std::string& host, int port, int connect_timeout_ms
                               self->Fail("undecodable login answer");
                               return true;
                             }
+                            self->connect_timer_.cancel();
                             auto done = std::move(self->login_handler_);
                             self->login_handler_ = nullptr;
                             if (res.code() == 200) self->logged_in_ = true;

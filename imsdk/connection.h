@@ -43,7 +43,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void set_close_handler(CloseHandler h) { close_handler_ = std::move(h); }
 
   /// Connects to host:port, then logs in as `uid` with `login_body` (an encoded
-  /// ImLogin). `done` runs once: 200, or a failure code with a reason.
+  /// ImLogin). `done` runs once: 200, or a failure code with a reason (0 for a
+  /// transport failure, or when connect + login took over `connect_timeout_ms`).
   void Start(const std::string& host, int port, int connect_timeout_ms, std::int64_t uid,
              std::string login_body, LoginHandler done);
 

@@ -213,17 +213,6 @@ void SyncModule::Shutdown() {
   Stop();
 }
 
-void SyncModule::SwitchAccount() {
-  bool was_running = running_ || shutdown_ == false;
-  (void)was_running;
-  bool restart = running_;
-  if (notify_.ready && notify_.conn) {
-    Logf(LogLevel::kInfo, "uid={} logout", uid_);
-  }
-  Stop();
-  if (restart) Startup();
-}
-
 void SyncModule::SetNetworkMode(int mode) {
   if (mode == network_mode_) return;
   int old = network_mode_;
@@ -392,7 +381,7 @@ void SyncModule::OnBootstrapDone(std::uint64_t gen, bool token_ok, int token_sta
   }
   if (!token_ok) {
     if (token_status == 401 || token_status == 400 || token_status == 404) {
-      OnAuthFailure(401, token_error);
+      OnAuthFailure(401, token_error, /*password_refused=*/true);
       return;
     }
     Logf(LogLevel::kWarn, "cannot get a token: {}", token_error);
@@ -409,9 +398,9 @@ void SyncModule::OnBootstrapDone(std::uint64_t gen, bool token_ok, int token_sta
   ConnectAll();
 }
 
-void SyncModule::OnAuthFailure(int code, const std::string& desp) {
+void SyncModule::OnAuthFailure(int code, const std::string& desp, bool password_refused) {
   token_.clear();
-  if (!no_.empty() && !password_.empty()) {
+  if (!no_.empty() && !password_.empty() && !password_refused) {
     // Get a new token; never retry with the refused one.
     CloseAllLinks();
     ++gen_;
@@ -420,12 +409,6 @@ void SyncModule::OnAuthFailure(int code, const std::string& desp) {
     std::uint64_t gen = gen_;
     Logf(LogLevel::kWarn, "uid={} auth failure {} ({}); new token in {} ms", uid_, code, desp,
          delay);
-    if (code == 401 && desp.find("tokens") != std::string::npos) {
-      // The admin refused the password itself: nothing to retry.
-      running_ = false;
-      SetState(State::kAuthFailed, code, desp);
-      return;
-    }
     bootstrap_timer_.expires_after(std::chrono::milliseconds(delay));
     bootstrap_timer_.async_wait([this, gen](boost::system::error_code ec) {
       if (!ec && gen == gen_) Bootstrap();
@@ -603,7 +586,9 @@ void SyncModule::SendPing(Link& link) {
                   pb::UserMsgSyncInfo pong;
                   if (!Parse(&pong, body)) return true;
                   if (lp->type != kNotifyServer) return true;
-                  auto& seq = seqs_[0];
+                  auto it = seqs_.find(0);
+                  if (it == seqs_.end()) return true;  // no local state yet: 341 decides (§5.7)
+                  auto& seq = it->second;
                   if (pong.offset() > seq.last) {
                     Logf(LogLevel::kDebug, "uid={} PONG offset {} ahead of {}: pull", uid_,
                          pong.offset(), seq.last);
@@ -735,8 +720,8 @@ void SyncModule::OnPushedMessage(Message m, std::int64_t sync_key) {
   std::int64_t gid = m.group_id;
   auto it = seqs_.find(gid);
   if (it == seqs_.end()) {
-    if (gid != 0 && options_.start_policy != StartPolicy::kAll) {
-      RequestOffsets();
+    if (options_.start_policy != StartPolicy::kAll) {
+      RequestOffsets();  // §5.7 decides where a new sequence starts
       return;
     }
     Track(gid, 0);
@@ -872,6 +857,9 @@ void SyncModule::IssuePull(std::int64_t group_id, Link& link) {
       if (group_id != 0 && (res.code() == 403 || res.code() == 404)) {
         store_->RemoveSequence(uid_, group_id);
         seqs_.erase(it);
+      } else if (res.code() >= 500) {
+        seq.want_pull = true;  // retried by Tick()
+        seq.retry_at_ms = SteadyMs() + std::max(100, options_.send_retry_ms / 5);
       }
       return true;
     }
@@ -928,6 +916,11 @@ void SyncModule::TrySend(InflightSend& s) {
       pb::ImGroupSendMsgRes res;
       if (!Parse(&res, body)) return true;
       OnSendAnswer(msgid, res.code(), res.offset(), res.desp());
+    } else if (h.cmdid == pb::IM_CMD_ERROR) {
+      // The frame itself was refused (§9: a client bug): never resend it.
+      pb::ImError err;
+      Parse(&err, body);
+      if (err.code() == 400) OnSendAnswer(msgid, 400, 0, err.desp());
     }
     return true;
   };
@@ -977,7 +970,8 @@ void SyncModule::OnSendAnswer(std::int32_t msgid, int code, std::int64_t offset,
   // result is reported, so the app sees its offsets already advanced.
   if (code == 200 && offset > 0) {
     std::int64_t gid = send.is_group ? send.to : 0;
-    Sequence* seq = seqs_.count(gid) ? &seqs_[gid] : Track(gid, 0);
+    Sequence* seq = seqs_.count(gid) ? &seqs_[gid]
+                    : Track(gid, options_.start_policy == StartPolicy::kAll ? 0 : offset - 1);
     if (offset == seq->last + 1 && !seq->pulling) {
       Message m;
       m.group_id = gid;
@@ -1065,6 +1059,13 @@ void SyncModule::Tick() {
   };
   heartbeat(notify_, false);
   for (auto& l : sync_) heartbeat(l, true);
+  // Pulls that failed with 5xx (or waited for a link) are retried.
+  for (auto& [gid, seq] : seqs_) {
+    if (seq.want_pull && !seq.pulling && now >= seq.retry_at_ms && ReadySync() != nullptr) {
+      seq.want_pull = false;
+      StartPull(gid);
+    }
+  }
   UpdateSynced();
 }
 

@@ -59,8 +59,6 @@ class SyncModule {
   void Startup();
   void Stop();
   void Shutdown();  // Stop() for good: no timers re-armed
-  /// Switch account (the generation is already bumped by the caller).
-  void SwitchAccount();
   void SetNetworkMode(int mode);
   void QueueSend(PendingSend send);
   void Ack(std::int64_t group_id, std::int64_t offset);
@@ -86,7 +84,8 @@ class SyncModule {
     std::int64_t last = 0;
     bool pulling = false;
     bool pull_again = false;
-    bool want_pull = false;  // waiting for a sync link
+    bool want_pull = false;  // waiting for a sync link, or for retry_at_ms
+    std::int64_t retry_at_ms = 0;  // steady; after a failed (5xx) pull
   };
   struct InflightSend {
     PendingSend send;
@@ -113,7 +112,9 @@ class SyncModule {
                      const std::string& desp);
   void OnLinkDown(Link& link, const std::string& reason);
   void CloseAllLinks();
-  void OnAuthFailure(int code, const std::string& desp);
+  /// A refused token (login 401, IM_CMD_ERROR 401) or, with `password_refused`,
+  /// a refused password: get a new token if possible, else stop (§9).
+  void OnAuthFailure(int code, const std::string& desp, bool password_refused = false);
 
   void OnNotifyFrame(std::int16_t cmd, std::string_view body);
   void SendPing(Link& link);

@@ -385,6 +385,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (h.cmdid != pb::IM_CMD_LOGIN) return Error(401, "not logged in", h.seq);
       pb::ImLogin login;
       if (!Parse(&login, body)) return Error(400, "undecodable body", h.seq);
+      if (cluster_->ignore_logins.load() > 0 && cluster_->ignore_logins.fetch_sub(1) > 0) return;
       std::int64_t uid = cluster_->UidForToken(login.token());
       pb::ImLoginRes res;
       uid_ = h.imuid;
@@ -435,6 +436,9 @@ class Session : public std::enable_shared_from_this<Session> {
           to = m.touid(); msgid = m.msgid(); ts = m.timestamp(); type = m.msgtype();
           flag = m.msgflag(); len = m.len(); content = m.content(); from = m.fromuid();
         }
+        if (cluster_->reject_sends.load() > 0 && cluster_->reject_sends.fetch_sub(1) > 0) {
+          return Error(400, "undecodable body for command " + std::to_string(h.cmdid), h.seq);
+        }
         int code = 200;
         std::int64_t offset = 0;
         if (from != uid_ || len != static_cast<std::int32_t>(content.size())) {
@@ -468,7 +472,12 @@ class Session : public std::enable_shared_from_this<Session> {
         ++cluster_->pulls;
         int code = 0;
         std::int64_t newest = 0;
-        auto msgs = cluster_->Range(uid_, req.groupid(), req.offset(), req.limit(), &code, &newest);
+        std::vector<StoredMsg> msgs;
+        if (cluster_->fail_pulls.load() > 0 && cluster_->fail_pulls.fetch_sub(1) > 0) {
+          code = 503;
+        } else {
+          msgs = cluster_->Range(uid_, req.groupid(), req.offset(), req.limit(), &code, &newest);
+        }
         std::int64_t last = req.offset();
         for (const auto& m : msgs) {
           if (req.groupid() == 0) {

@@ -56,6 +56,9 @@ class FakeCluster {
   std::atomic<int> drop_send_answers{0};  // the next N sends are stored but not answered
   std::atomic<int> fail_sends{0};         // the next N sends are answered 503, not stored
   std::atomic<bool> drop_pongs{false};    // PINGs go unanswered
+  std::atomic<int> fail_pulls{0};         // the next N pulls are answered 503
+  std::atomic<int> ignore_logins{0};      // the next N logins get no answer
+  std::atomic<int> reject_sends{0};       // the next N sends get IM_CMD_ERROR 400 + close
 
   // Counters.
   std::atomic<int> logins{0};

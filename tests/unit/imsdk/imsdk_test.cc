@@ -56,11 +56,15 @@ class ImSdkTest : public ::testing::Test {
     return o;
   }
 
+  // A client logged in on the notify link and every sync link.
   std::unique_ptr<TestClient> Online(std::int64_t uid, Options o) {
+    int links = 1 + o.sync_pool_size;
+    int before = cluster_.logins;
     auto c = std::make_unique<TestClient>(std::move(o));
     c->sdk->SetToken(uid, "t" + std::to_string(uid));
     EXPECT_EQ(c->sdk->Startup(), kOk);
     EXPECT_TRUE(c->WaitOnline()) << c->logs();
+    EXPECT_TRUE(WaitFor([&] { return cluster_.logins.load() >= before + links; })) << c->logs();
     return c;
   }
 
@@ -102,6 +106,22 @@ TEST_F(ImSdkTest, TwoClientsExchangeMessages) {
   EXPECT_EQ(a->sdk->Offsets()[0], 21);
 }
 
+TEST_F(ImSdkTest, ThroughputOfPipelinedSends) {
+  auto a = Online(707, Direct());
+  auto b = Online(708, Direct());
+  constexpr int kCount = 2000;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kCount; ++i) a->sdk->SendPeerMsg(i, 708, 0, "load " + std::to_string(i));
+  ASSERT_TRUE(WaitFor([&] { return a->results().size() == kCount; }, std::chrono::seconds(30)));
+  ASSERT_TRUE(b->WaitMessages(0, kCount, std::chrono::seconds(30)));
+  auto ms = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start);
+  std::printf("%d sends answered and delivered in %lld ms (%.0f msgs/s)\n", kCount,
+              static_cast<long long>(ms.count()), kCount * 1000.0 / std::max<long long>(1, ms.count()));
+  ExpectInOrder(b->messages(0), 1, kCount);
+  ASSERT_TRUE(a->WaitMessages(0, kCount));
+  ExpectInOrder(a->messages(0), 1, kCount);
+}
+
 TEST_F(ImSdkTest, SendErrorsAreReportedOnce) {
   auto a = Online(707, Direct());
   a->sdk->SendPeerMsg(1, 999, 0, "to nobody");  // the fake answers 404
@@ -135,6 +155,16 @@ TEST_F(ImSdkTest, GapRepairDeliversEachMessageOnceInOrder) {
   ExpectInOrder(msgs, 1, 8);
   for (int i = 0; i < 8; ++i) EXPECT_EQ(msgs[i].content, "m" + std::to_string(i + 1));
   EXPECT_GT(cluster_.pulls.load(), pulls_before);
+}
+
+TEST_F(ImSdkTest, FailedPullIsRetried) {
+  auto b = Online(708, Direct());
+  cluster_.fail_pulls = 2;
+  cluster_.push_data = false;  // 321: the SDK must pull
+  cluster_.InjectPeer(707, 708, "needs a pull");
+  ASSERT_TRUE(b->WaitMessages(0, 1)) << b->logs();
+  EXPECT_EQ(cluster_.fail_pulls.load(), 0);
+  EXPECT_NE(b->logs().find("failed: 503"), std::string::npos);
 }
 
 TEST_F(ImSdkTest, PongAheadOfLocalOffsetTriggersPull) {
@@ -424,6 +454,18 @@ TEST_F(ImSdkTest, MissingPongMeansDeadConnection) {
   EXPECT_NE(b->logs().find("no PONG"), std::string::npos);
 }
 
+TEST_F(ImSdkTest, UnansweredLoginTimesOutAndIsRetried) {
+  cluster_.ignore_logins = 1;
+  Options o = Direct();
+  o.connect_timeout_ms = 300;
+  auto b = Online(708, o);
+  // One of the two links (notify or sync) waited in vain, timed out and logged in again.
+  ASSERT_TRUE(WaitFor([&] { return b->logs().find("login timeout") != std::string::npos; }))
+      << b->logs();
+  ASSERT_TRUE(WaitFor([&] { return notify_->sessions() == 1 && sync_->sessions() == 1; }));
+  EXPECT_EQ(cluster_.logins.load(), 2);
+}
+
 TEST_F(ImSdkTest, Send503IsRetriedAndReportedOnce) {
   auto a = Online(707, Direct());
   cluster_.fail_sends = 2;
@@ -447,6 +489,22 @@ TEST_F(ImSdkTest, GivesUpOnASendAfterTheDeadline) {
   EXPECT_EQ(a->results()[0].code, kSendTimedOut);
   std::this_thread::sleep_for(milliseconds(200));
   EXPECT_EQ(a->results().size(), 1u);
+}
+
+TEST_F(ImSdkTest, SendRefusedWithError400IsNotResent) {
+  auto a = Online(707, Direct());
+  int logins = cluster_.logins;
+  cluster_.reject_sends = 1;
+  a->sdk->SendPeerMsg(1, 708, 0, "refused frame");
+  ASSERT_TRUE(WaitFor([&] { return a->results().size() == 1; })) << a->logs();
+  EXPECT_EQ(a->results()[0].code, 400);
+  // The connection was closed by the server; the SDK reconnects, and does not resend.
+  ASSERT_TRUE(WaitFor([&] { return cluster_.logins.load() > logins; })) << a->logs();
+  a->sdk->SendPeerMsg(2, 708, 0, "fine");
+  ASSERT_TRUE(WaitFor([&] { return a->results().size() == 2; })) << a->logs();
+  EXPECT_EQ(a->results()[1].code, 200);
+  ASSERT_EQ(cluster_.Peer(708).size(), 1u);
+  EXPECT_EQ(cluster_.Peer(708)[0].content, "fine");
 }
 
 TEST_F(ImSdkTest, RevokedSessionWithoutPasswordStops) {
@@ -476,6 +534,55 @@ TEST(ImSdkAccount, RevokedSessionWithPasswordGetsANewToken) {
   ASSERT_TRUE(WaitFor([&] { return admin.token_requests.load() == 2; })) << c.logs();
   ASSERT_TRUE(WaitFor([&] { return cluster.logins.load() >= logins + 2; })) << c.logs();
   ASSERT_TRUE(c.WaitOnline());
+}
+
+TEST_F(ImSdkTest, SyncPoolOfTwoKeepsOffsetOrder) {
+  Options o = Direct();
+  o.sync_pool_size = 2;
+  auto a = Online(707, o);
+  auto b = Online(708, Direct());
+  ASSERT_TRUE(WaitFor([&] { return sync_->sessions() == 3; }));
+  for (int i = 0; i < 30; ++i) a->sdk->SendPeerMsg(i, 708, 0, "s" + std::to_string(i));
+  ASSERT_TRUE(WaitFor([&] { return a->results().size() == 30; })) << a->logs();
+  for (auto& r : a->results()) EXPECT_EQ(r.code, 200);
+  ASSERT_TRUE(a->WaitMessages(0, 30)) << a->logs();
+  ASSERT_TRUE(b->WaitMessages(0, 30)) << b->logs();
+  std::this_thread::sleep_for(milliseconds(100));
+  ExpectInOrder(a->messages(0), 1, 30);
+  ExpectInOrder(b->messages(0), 1, 30);
+}
+
+TEST_F(ImSdkTest, StartPolicyForAFreshInstall) {
+  for (int i = 1; i <= 3; ++i) cluster_.InjectPeer(707, 708, "old " + std::to_string(i));
+  cluster_.Ack(708, 0, 2);
+  {
+    Options o = Direct();
+    o.start_policy = StartPolicy::kLatest;  // show nothing old
+    auto b = Online(708, o);
+    ASSERT_TRUE(WaitFor([&] { return b->sdk->synced(); }));
+    EXPECT_TRUE(b->messages().empty());
+    EXPECT_EQ(b->sdk->Offsets()[0], 3);
+    cluster_.InjectPeer(707, 708, "new 4");
+    ASSERT_TRUE(b->WaitMessages(0, 1));
+    EXPECT_EQ(b->messages(0)[0].offset, 4);
+  }
+  Options o = Direct();
+  o.start_policy = StartPolicy::kAcked;  // show the unread ones
+  auto b = Online(708, o);
+  ASSERT_TRUE(b->WaitMessages(0, 2));
+  ASSERT_TRUE(WaitFor([&] { return b->sdk->synced(); }));
+  ExpectInOrder(b->messages(0), 3, 2);
+}
+
+TEST_F(ImSdkTest, LeftGroupIsNoLongerTracked) {
+  cluster_.AddGroup(9001, {707, 708});
+  auto b = Online(708, Direct());
+  cluster_.InjectGroup(707, 9001, "hello group");
+  ASSERT_TRUE(b->WaitMessages(9001, 1));
+  EXPECT_EQ(b->sdk->Offsets().count(9001), 1u);
+  cluster_.AddGroup(9001, {707});  // 708 removed
+  notify_->CloseAll();             // next login's 341 no longer lists the group
+  ASSERT_TRUE(WaitFor([&] { return b->sdk->Offsets().count(9001) == 0; })) << b->logs();
 }
 
 TEST_F(ImSdkTest, CallbacksRunOnTheAppExecutor) {
