@@ -1,0 +1,50 @@
+#pragma once
+// sync_server's client protocol: login (token check), send 315/328 →
+// access_server → 316/329, pull 317 → downlink 315/328 frames → 318, and
+// PING → PONG. Requests are asynchronous: many may be in flight per
+// connection and answers carry their request's seq, in completion order.
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/net/session.h"
+
+namespace im::auth {
+class TokenCheckPool;
+}
+
+namespace im::sync {
+
+class AccessClient;
+
+class SyncSessionHandler final : public net::SessionHandler {
+ public:
+  SyncSessionHandler(AccessClient* access, auth::TokenCheckPool* tokens);
+
+  void OnLogin(const net::SessionPtr& session, const client::ImLogin& login) override;
+  void OnLoggedIn(const net::SessionPtr& session) override;
+  bool OnFrame(const net::SessionPtr& session, const net::Frame& frame) override;
+  void OnClose(const net::SessionPtr& session) override;
+
+  /// Requests whose answer is still being prepared. Thread safe.
+  int in_flight() const { return in_flight_.load(); }
+  std::uint64_t sends() const { return sends_.load(); }
+  std::uint64_t pulls() const { return pulls_.load(); }
+
+ private:
+  void SendPeer(const net::SessionPtr& session, const net::Frame& frame);
+  void SendGroup(const net::SessionPtr& session, const net::Frame& frame);
+  void Pull(const net::SessionPtr& session, const net::Frame& frame);
+  void Ping(const net::SessionPtr& session, const net::Frame& frame);
+  void Undecodable(const net::SessionPtr& session, const net::Frame& frame);
+
+  AccessClient* access_;
+  auth::TokenCheckPool* tokens_;
+  std::atomic<int> in_flight_{0};
+  std::atomic<std::uint64_t> sends_{0};
+  std::atomic<std::uint64_t> pulls_{0};
+};
+
+}  // namespace im::sync
