@@ -182,13 +182,17 @@ int RunImcli(int argc, char** argv) {
   Callbacks callbacks;
   callbacks.on_message = [&cli](const Message& m) { cli.OnMessage(m); };
   callbacks.on_send_result = [&cli](const SendResult& r) { cli.OnSent(r); };
-  callbacks.on_state = [&cli](State s, int code, const std::string& desp) {
-    cli.OnState(s, code, desp);
+  ImSdk* sdk_for_state = nullptr;  // set below, before Startup(); callbacks start after it
+  callbacks.on_state = [&cli, &sdk_for_state](State s, int code, const std::string& desp) {
+    // People need their uid to be reached: say it when online.
+    const bool online = s == State::kOnline && sdk_for_state != nullptr;
+    cli.OnState(s, code, online ? "uid " + std::to_string(sdk_for_state->uid()) : desp);
   };
   callbacks.on_log = [](LogLevel level, const std::string& line) {
     if (level >= LogLevel::kWarn) std::cerr << "imsdk: " << line << "\n";
   };
   ImSdk sdk(options, callbacks);
+  sdk_for_state = &sdk;
   if (by_token) {
     sdk.SetToken(uid, token);
   } else {
