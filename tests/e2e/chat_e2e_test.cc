@@ -41,7 +41,7 @@ class ChatE2eTest : public ::testing::Test {
     options.extra_flags["sync0"] = {"--session.max_requests_per_second", "100000"};
     absl::Status s = cluster_->Start(options);
     ASSERT_TRUE(s.ok()) << s;
-    for (const char* no : {"ann", "ben", "cat", "dan"}) {
+    for (const char* no : {"ann", "ben", "cat", "dan", "eve"}) {
       auto uid = cluster_->CreateAccount(no);
       ASSERT_TRUE(uid.ok()) << uid.status();
       uids_[no] = *uid;
@@ -328,6 +328,39 @@ TEST_F(ChatE2eTest, FourSendersThousandMessagesEachKeepOrder) {
     if (!summary.hasmore()) break;
   }
   EXPECT_EQ(total, 4 * kPerSender);
+}
+
+TEST_F(ChatE2eTest, OperatorConsoleReachesLiveClients) {
+  const auto eve = uids_["eve"];
+  auto eve_n = Notify(eve, 1, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto qim = [](std::vector<std::string> args, std::string* out) {
+    args.insert(args.begin(), {testing::BinaryPath("qim"), "--endpoint",
+                               "127.0.0.1:" + std::to_string(cluster_->admin_grpc_port()), "--secret",
+                               "test-admin-secret"});
+    return testing::RunCommand(args, out);
+  };
+  std::string out;
+  // Online status comes from route_server.
+  ASSERT_EQ(qim({"online", std::to_string(eve)}, &out), 0) << out;
+  EXPECT_NE(out.find("127.0.0.1:" + std::to_string(cluster_->notify_port(1))), std::string::npos) << out;
+
+  // A system message is stored and pushed like any message, from uid 1.
+  ASSERT_EQ(qim({"send", "--to", std::to_string(eve), "maintenance at noon"}, &out), 0) << out;
+  auto push = eve_n->WaitFor(client::IM_CMD_NOTIFY_SYNC_HAS_CHATDATA, std::chrono::seconds(5));
+  ASSERT_TRUE(push.has_value());
+  auto n = push->As<ImSyncNotifyWithData>();
+  EXPECT_EQ(n.fromuid(), 1);
+  EXPECT_EQ(n.content(), "maintenance at noon");
+
+  // A ban disconnects the live client within a second, and its token stops working.
+  ASSERT_EQ(qim({"ban", std::to_string(eve)}, &out), 0) << out;
+  const auto banned_at = std::chrono::steady_clock::now();
+  EXPECT_TRUE(eve_n->WaitClosed(std::chrono::seconds(3)));
+  EXPECT_LT(std::chrono::steady_clock::now() - banned_at, std::chrono::milliseconds(1500));
+  RawClient again;
+  ASSERT_TRUE(again.Connect(cluster_->notify_port()));
+  EXPECT_EQ(again.Login(eve, tokens_[eve], 2), 401);
 }
 
 }  // namespace

@@ -84,6 +84,15 @@ absl::Status LocalCluster::Start(const ClusterOptions& options) {
   const std::vector<std::string> redis_flags = {"--redis.host", "127.0.0.1", "--redis.port",
                                                 std::to_string(redis_.port())};
 
+  // Ports are chosen up front so that admin_qim, started first, can be told
+  // where access_server (system messages) and route_server (online status) are.
+  std::vector<int> route_ports, access_ports;
+  for (int i = 0; i < options.route_shards; ++i) route_ports.push_back(PickFreePort());
+  for (int i = 0; i < options.access_servers; ++i) access_ports.push_back(PickFreePort());
+  std::vector<std::string> route_addresses, access_addresses;
+  for (int p : route_ports) route_addresses.push_back(Local(p));
+  for (int p : access_ports) access_addresses.push_back(Local(p));
+
   if (options.admin) {
     Component admin;
     admin.binary = BinaryPath("admin_qim");
@@ -93,6 +102,12 @@ absl::Status LocalCluster::Start(const ClusterOptions& options) {
                   "--auth.admin_secret", options.admin_secret};
     admin.args.insert(admin.args.end(), mysql_flags.begin(), mysql_flags.end());
     admin.args.insert(admin.args.end(), redis_flags.begin(), redis_flags.end());
+    if (!access_addresses.empty()) {
+      admin.args.push_back("--access.address");
+      admin.args.push_back(access_addresses[0]);
+    }
+    admin.args.push_back("--route.addresses");
+    admin.args.push_back(Join(route_addresses));
     if (absl::Status s = Launch("admin", std::move(admin)); !s.ok()) return s;
   }
 
@@ -108,26 +123,22 @@ absl::Status LocalCluster::Start(const ClusterOptions& options) {
     if (absl::Status s = Launch("storage" + std::to_string(i), std::move(storage)); !s.ok()) return s;
   }
 
-  std::vector<std::string> route_addresses;
   for (int i = 0; i < options.route_shards; ++i) {
     Component route;
     route.binary = BinaryPath("route_server");
-    route.port = PickFreePort();
+    route.port = route_ports[i];
     route.args = {"--server.listen", Local(route.port)};
-    route_addresses.push_back(Local(route.port));
     if (absl::Status s = Launch("route" + std::to_string(i), std::move(route)); !s.ok()) return s;
   }
 
-  std::vector<std::string> access_addresses;
   for (int i = 0; i < options.access_servers; ++i) {
     Component access;
     access.binary = BinaryPath("access_server");
-    access.port = PickFreePort();
+    access.port = access_ports[i];
     access.args = {"--server.listen", Local(access.port), "--storage.addresses", Join(storage_addresses),
                    "--route.addresses", Join(route_addresses)};
     access.args.insert(access.args.end(), mysql_flags.begin(), mysql_flags.end());
     access.args.insert(access.args.end(), redis_flags.begin(), redis_flags.end());
-    access_addresses.push_back(Local(access.port));
     if (absl::Status s = Launch("access" + std::to_string(i), std::move(access)); !s.ok()) return s;
   }
 
