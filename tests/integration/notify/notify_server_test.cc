@@ -207,7 +207,7 @@ TEST_F(NotifyServerTest, RevokedTokenKicksWithinASecond) {
   RawClient a = LoggedIn(1001, 1);
   RawClient b = LoggedIn(1001, 2);
   RawClient other = LoggedIn(1002, 1);
-  // The subscription starts with the daemon; give it a moment by waiting on metrics readiness.
+  ASSERT_TRUE(WaitUntil([&] { return notify_->log().find("subscribed to redis channel") != std::string::npos; }, 5s));
   ASSERT_TRUE(RevokeTokens(redis_.port(), 1001));
   const auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(a.WaitClosed(3s));
