@@ -260,15 +260,17 @@ class NotifyServer final : public daemon::Daemon, public net::SessionHandler {
         sessions.clear();
         registry_.Lookup(uid, &sessions);
         if (sessions.empty()) continue;
-        const std::string frame = net::EncodeRawFrame(uid, push.cmdid, 0, push.body);
+        std::string frame = net::EncodeRawFrame(uid, push.cmdid, 0, push.body);
         if (frame.empty()) continue;
-        for (SessionPtr& s : sessions) {
+        for (std::size_t i = 0; i < sessions.size(); ++i) {
+          SessionPtr& s = sessions[i];
           if (n.skip_device_id() != 0 && s->device_id() == n.skip_device_id() && uid == n.payload().from_uid()) {
             continue;
           }
           auto& batch = per_thread[s->thread_index()];
           if (!batch) batch = std::make_shared<std::vector<std::pair<SessionPtr, std::string>>>();
-          batch->emplace_back(std::move(s), frame);
+          // The last device takes the frame itself; the others get copies.
+          batch->emplace_back(std::move(s), i + 1 == sessions.size() ? std::move(frame) : frame);
           ++pushes;
         }
       }

@@ -207,7 +207,7 @@ TEST_F(NotifyServerTest, RevokedTokenKicksWithinASecond) {
   RawClient a = LoggedIn(1001, 1);
   RawClient b = LoggedIn(1001, 2);
   RawClient other = LoggedIn(1002, 1);
-  // The subscription starts with the daemon; give it a moment by waiting on metrics readiness.
+  ASSERT_TRUE(WaitUntil([&] { return notify_->log().find("subscribed to redis channel") != std::string::npos; }, 5s));
   ASSERT_TRUE(RevokeTokens(redis_.port(), 1001));
   const auto start = std::chrono::steady_clock::now();
   EXPECT_TRUE(a.WaitClosed(3s));
@@ -356,6 +356,44 @@ TEST_F(MalformedInputTest, EveryKindOfBadInput) {
     EXPECT_TRUE(c.WaitClosed(5s));
   }
   ExpectBystanderServed(bystander, 2000);
+  EXPECT_EQ(notify_->Stop(), 0) << notify_->log();
+}
+
+TEST_F(MalformedInputTest, RandomByteStormLeavesTheDaemonServing) {
+  // Short timeouts: a random stream that looks like the start of a long frame
+  // waits for the rest until the login or idle timeout closes it.
+  StartNotify({"--server.login_timeout_ms", "1500", "--server.heartbeat_interval_ms", "500"});
+  RawClient bystander = LoggedIn(2000);
+  std::uint64_t state = 0x9e3779b97f4a7c15ULL;
+  auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  std::vector<RawClient> waiting;
+  for (int round = 0; round < 100; ++round) {
+    RawClient c;
+    ASSERT_TRUE(c.Connect(notify_->port()));
+    std::string bytes;
+    const int n = static_cast<int>(next() % 3000) + 1;
+    for (int i = 0; i < n; ++i) bytes.push_back(static_cast<char>(next() & 0xff));
+    if (round % 3 == 0) {  // a valid login first, then garbage
+      client::ImLogin l;
+      l.set_token(IssueToken(redis_.port(), 2100 + round));
+      bytes = net::EncodeFrame(2100 + round, net::kCmdLogin, 1, l) + bytes;
+    }
+    c.SendRaw(bytes);
+    if (round % 2 == 0) {
+      c.Close();  // half leave at once
+    } else {
+      waiting.push_back(std::move(c));  // half wait for the verdict
+    }
+  }
+  for (auto& c : waiting) EXPECT_TRUE(c.WaitClosed(10s));
+  // The bystander kept its heartbeat going? It idled: log in afresh and check service.
+  RawClient fresh = LoggedIn(2001);
+  ExpectBystanderServed(fresh, 2001);
   EXPECT_EQ(notify_->Stop(), 0) << notify_->log();
 }
 
