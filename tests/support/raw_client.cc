@@ -10,6 +10,8 @@
 
 #include <google/protobuf/message_lite.h>
 
+#include <algorithm>
+
 #include "proto/im_client.pb.h"
 
 namespace im::testing {
@@ -63,10 +65,11 @@ bool RawClient::Send(std::int64_t uid, std::int16_t cmdid, std::int32_t seq, con
 
 bool RawClient::Fill(std::chrono::steady_clock::time_point deadline) {
   if (fd_ < 0 || closed_by_peer_) return false;
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-  if (left.count() <= 0) return false;
+  // Rounded up, and at least one look: a deadline already reached still
+  // takes bytes that are waiting.
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
   pollfd p{fd_, POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+  if (::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left.count()))) <= 0) return false;
   char buf[65536];
   const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
   if (n <= 0) {

@@ -59,6 +59,7 @@ class RawClient {
   int Login(std::int64_t uid, const std::string& token, std::int64_t device_id = 1);
 
   std::int64_t uid() const { return uid_; }
+  int fd() const { return fd_; }  // for poll() over many clients
   std::int32_t NextSeq() { return ++seq_; }
 
  private:
