@@ -17,7 +17,7 @@
 #include "common/net/client_protocol.h"
 #include "common/net/tcp_server.h"
 #include "notify_server/access_client.h"
-#include "notify_server/kick_subscriber.h"
+#include "common/auth/kick_subscriber.h"
 #include "notify_server/push_frames.h"
 #include "notify_server/route_client.h"
 #include "notify_server/session_registry.h"
@@ -123,7 +123,7 @@ class NotifyServer final : public daemon::Daemon, public net::SessionHandler {
     registry_.SetListener(route_.get());
     tokens_->Start();
     route_->Start();
-    kicks_ = std::make_unique<KickSubscriber>(RedisOptionsFrom(config_), [this](std::int64_t uid) { KickUser(uid); });
+    kicks_ = std::make_unique<auth::KickSubscriber>(RedisOptionsFrom(config_), [this](std::int64_t uid) { KickUser(uid); });
     kicks_->Start();
     stats_thread_ = std::thread([this] { StatsLoop(); });
     IM_LOG_INFO(log::Main(), "notify_server node {} serving clients on port {}", route.node_id, tcp_->port());
@@ -329,7 +329,7 @@ class NotifyServer final : public daemon::Daemon, public net::SessionHandler {
   std::unique_ptr<auth::TokenCheckPool> tokens_;
   std::unique_ptr<AccessClient> access_;
   std::unique_ptr<RouteClient> route_;
-  std::unique_ptr<KickSubscriber> kicks_;
+  std::unique_ptr<auth::KickSubscriber> kicks_;
   prometheus::Counter* pushes_counter_;
   prometheus::Counter* logins_ok_counter_;
   prometheus::Counter* logins_refused_counter_;

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/auth/kick_subscriber.h"
 #include "common/auth/token_check_pool.h"
 #include "common/log/log.h"
 #include "common/net/tcp_server.h"
@@ -89,6 +90,9 @@ class SyncServer final : public daemon::Daemon {
     tokens_ = std::make_unique<auth::TokenCheckPool>(token_options);
     tokens_->Start();
     handler_ = std::make_unique<SyncSessionHandler>(access_.get(), tokens_.get());
+    kicks_ = std::make_unique<auth::KickSubscriber>(token_options.redis,
+                                                    [this](std::int64_t uid) { handler_->Kick(uid); });
+    kicks_->Start();
     net::TcpServerOptions tcp = config_.tcp;
     tcp.limits.max_body = static_cast<std::size_t>(config_.max_body);
     tcp.limits.max_output_bytes = static_cast<std::size_t>(config_.max_output_bytes);
@@ -115,6 +119,7 @@ class SyncServer final : public daemon::Daemon {
 
   void Stop() override {
     metrics_.reset();
+    if (kicks_) kicks_->Stop();
     if (server_) server_->Stop();
     if (tokens_) tokens_->Stop();
   }
@@ -125,6 +130,7 @@ class SyncServer final : public daemon::Daemon {
   std::unique_ptr<AccessClient> access_;
   std::unique_ptr<auth::TokenCheckPool> tokens_;
   std::unique_ptr<SyncSessionHandler> handler_;
+  std::unique_ptr<auth::KickSubscriber> kicks_;
   std::unique_ptr<net::TcpServer> server_;
   std::unique_ptr<SyncMetrics> metrics_;
 };

@@ -67,12 +67,41 @@ void SyncSessionHandler::OnLogin(const net::SessionPtr& session, const client::I
 }
 
 void SyncSessionHandler::OnLoggedIn(const net::SessionPtr& session) {
+  {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    sessions_.emplace(session->uid(), session);
+  }
   IM_LOG_DEBUG(log::Net(), "conn={} uid={} device={} logged in", session->id(), session->uid(),
                session->device_id());
 }
 
 void SyncSessionHandler::OnClose(const net::SessionPtr& session) {
+  {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    auto [begin, end] = sessions_.equal_range(session->uid());
+    for (auto it = begin; it != end; ++it) {
+      if (it->second.lock() == session) {
+        sessions_.erase(it);
+        break;
+      }
+    }
+  }
   IM_LOG_DEBUG(log::Net(), "conn={} uid={} closed", session->id(), session->uid());
+}
+
+void SyncSessionHandler::Kick(std::int64_t uid) {
+  std::vector<net::SessionPtr> kicked;
+  {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    auto [begin, end] = sessions_.equal_range(uid);
+    for (auto it = begin; it != end; ++it) {
+      if (auto session = it->second.lock()) kicked.push_back(std::move(session));
+    }
+  }
+  for (const auto& session : kicked) {
+    session->SendAndClose(net::ErrorFrame(uid, 0, net::kCodeUnauthorized, "session revoked"));
+  }
+  if (!kicked.empty()) IM_LOG_INFO(log::Net(), "uid={} kicked: {} sessions closed", uid, kicked.size());
 }
 
 bool SyncSessionHandler::OnFrame(const net::SessionPtr& session, const net::Frame& frame) {

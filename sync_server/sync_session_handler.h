@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/net/session.h"
@@ -28,6 +30,10 @@ class SyncSessionHandler final : public net::SessionHandler {
   bool OnFrame(const net::SessionPtr& session, const net::Frame& frame) override;
   void OnClose(const net::SessionPtr& session) override;
 
+  /// Closes every session of `uid` with IM_CMD_ERROR 401 (token revoked or
+  /// user banned: the `im:kick` channel). Thread safe.
+  void Kick(std::int64_t uid);
+
   /// Requests whose answer is still being prepared. Thread safe.
   int in_flight() const { return in_flight_.load(); }
   std::uint64_t sends() const { return sends_.load(); }
@@ -42,6 +48,8 @@ class SyncSessionHandler final : public net::SessionHandler {
 
   AccessClient* access_;
   auth::TokenCheckPool* tokens_;
+  std::mutex sessions_mu_;
+  std::unordered_multimap<std::int64_t, std::weak_ptr<net::Session>> sessions_;  // guarded by sessions_mu_
   std::atomic<int> in_flight_{0};
   std::atomic<std::uint64_t> sends_{0};
   std::atomic<std::uint64_t> pulls_{0};

@@ -333,6 +333,7 @@ TEST_F(ChatE2eTest, FourSendersThousandMessagesEachKeepOrder) {
 TEST_F(ChatE2eTest, OperatorConsoleReachesLiveClients) {
   const auto eve = uids_["eve"];
   auto eve_n = Notify(eve, 1, 1);
+  auto eve_s = Sync(eve, 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   auto qim = [](std::vector<std::string> args, std::string* out) {
     args.insert(args.begin(), {testing::BinaryPath("qim"), "--endpoint",
@@ -357,6 +358,7 @@ TEST_F(ChatE2eTest, OperatorConsoleReachesLiveClients) {
   ASSERT_EQ(qim({"ban", std::to_string(eve)}, &out), 0) << out;
   const auto banned_at = std::chrono::steady_clock::now();
   EXPECT_TRUE(eve_n->WaitClosed(std::chrono::seconds(3)));
+  EXPECT_TRUE(eve_s->WaitClosed(std::chrono::seconds(3)));
   EXPECT_LT(std::chrono::steady_clock::now() - banned_at, std::chrono::milliseconds(1500));
   RawClient again;
   ASSERT_TRUE(again.Connect(cluster_->notify_port()));

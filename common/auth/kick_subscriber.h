@@ -9,7 +9,7 @@
 
 #include "common/redis/redis_client.h"
 
-namespace im::notify {
+namespace im::auth {
 
 class KickSubscriber {
  public:
@@ -31,4 +31,4 @@ class KickSubscriber {
   std::thread thread_;
 };
 
-}  // namespace im::notify
+}  // namespace im::auth

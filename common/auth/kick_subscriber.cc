@@ -1,4 +1,4 @@
-#include "notify_server/kick_subscriber.h"
+#include "common/auth/kick_subscriber.h"
 
 #include <hiredis/hiredis.h>
 #include <poll.h>
@@ -9,7 +9,7 @@
 #include "common/auth/token_store.h"
 #include "common/log/log.h"
 
-namespace im::notify {
+namespace im::auth {
 namespace {
 
 redisContext* ConnectAndSubscribe(const redis::RedisOptions& o) {
@@ -101,4 +101,4 @@ void KickSubscriber::Run() {
   }
 }
 
-}  // namespace im::notify
+}  // namespace im::auth
