@@ -30,7 +30,10 @@ class AccessServerTest : public ::testing::Test {
     options.route_shards = 0;
     options.notify_servers = 0;
     options.sync_servers = 0;
+    // access0 without a rate limit; access1 with a small one (RateLimited).
+    options.access_servers = 2;
     options.extra_flags["access0"] = {"--limits.rate_limit_per_s", "0"};
+    options.extra_flags["access1"] = {"--limits.rate_limit_per_s", "5", "--limits.rate_limit_burst", "10"};
     absl::Status s = cluster_->Start(options);
     ASSERT_TRUE(s.ok()) << s;
     stub_ = rpc::AccessService::NewStub(im::rpc::MakeChannel(cluster_->address("access0"))).release();
@@ -47,7 +50,8 @@ class AccessServerTest : public ::testing::Test {
   }
 
   static rpc::SendReply SendPeer(std::int64_t from, std::int64_t to, const std::string& content,
-                                 std::int32_t msgid = 0, std::int32_t flag = 0, int len = -1) {
+                                 std::int32_t msgid = 0, std::int32_t flag = 0, int len = -1,
+                                 rpc::AccessService::Stub* stub = nullptr) {
     rpc::SendPeerMessageRequest request;
     auto* m = request.mutable_message();
     m->set_from_uid(from);
@@ -61,7 +65,7 @@ class AccessServerTest : public ::testing::Test {
     grpc::ClientContext context;
     context.set_deadline(im::rpc::DeadlineAfter(10000));
     rpc::SendReply reply;
-    grpc::Status status = stub_->SendPeerMessage(&context, request, &reply);
+    grpc::Status status = (stub ? stub : stub_)->SendPeerMessage(&context, request, &reply);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return reply;
   }
@@ -328,6 +332,48 @@ TEST_F(AccessServerTest, StorageShardDownAnswers503AndRecovers) {
     if (code != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(code, 200);
+}
+
+TEST_F(AccessServerTest, MutedGroupAndMutedMemberAreRefused) {
+  const auto a = uids_["alice"], b = uids_["bob"];
+  const std::int64_t gid = CreateGroup(a, {a, b});
+  AwaitDirectory();
+  auto qim = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {im::testing::BinaryPath("qim"), "--endpoint",
+                               "127.0.0.1:" + std::to_string(cluster_->admin_grpc_port()), "--secret",
+                               "test-admin-secret"});
+    std::string out;
+    EXPECT_EQ(im::testing::RunCommand(args, &out), 0) << out;
+  };
+  EXPECT_EQ(SendGroup(b, gid, "before").code(), 200);
+  qim({"group", "mute", std::to_string(gid), "--uid", std::to_string(b)});
+  AwaitDirectory();
+  EXPECT_EQ(SendGroup(b, gid, "muted member").code(), 403);
+  EXPECT_EQ(SendGroup(a, gid, "others may").code(), 200);
+  qim({"group", "mute", std::to_string(gid)});
+  AwaitDirectory();
+  EXPECT_EQ(SendGroup(a, gid, "muted group").code(), 403);
+  qim({"group", "mute", std::to_string(gid), "--off"});
+  qim({"group", "mute", std::to_string(gid), "--uid", std::to_string(b), "--off"});
+  AwaitDirectory();
+  EXPECT_EQ(SendGroup(b, gid, "after").code(), 200);
+  EXPECT_EQ(Sync(a, gid, 0).records_size(), 3);  // refused sends stored nothing
+}
+
+TEST_F(AccessServerTest, RateLimitAnswers429AndStoresNothing) {
+  auto limited = rpc::AccessService::NewStub(im::rpc::MakeChannel(cluster_->address("access1")));
+  const auto a = uids_["erin"], c = uids_["carol"];
+  const auto before = Sync(c, 0, 0).server_offset();
+  int ok = 0, limited_count = 0;
+  for (int i = 0; i < 30; ++i) {
+    const int code = SendPeer(a, c, "burst " + std::to_string(i), 0, 0, -1, limited.get()).code();
+    if (code == 200) ++ok;
+    if (code == 429) ++limited_count;
+  }
+  EXPECT_GE(ok, 10);  // the burst
+  EXPECT_GT(limited_count, 0);
+  EXPECT_EQ(ok + limited_count, 30);
+  EXPECT_EQ(Sync(c, 0, before).records_size(), ok);
 }
 
 }  // namespace
