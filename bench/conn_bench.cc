@@ -396,7 +396,7 @@ int RunDriver(const Args& a, const char* self) {
   if (!WaitPort(route_port)) return 1;
   const int notify_port = FreePort() + 2;
   Child notify = Spawn({a.notify_bin, "--server.listen", "0.0.0.0:" + std::to_string(notify_port), "--admin.listen",
-                        "127.0.0.1:0", "--redis.address", "127.0.0.1:" + std::to_string(redis_port),
+                        "127.0.0.1:0", "--redis.host", "127.0.0.1", "--redis.port", std::to_string(redis_port),
                         "--access.address", "127.0.0.1:" + std::to_string(access_port), "--route.addresses",
                         "127.0.0.1:" + std::to_string(route_port), "--server.threads",
                         std::to_string(a.notify_threads), "--server.heartbeat_interval_ms",

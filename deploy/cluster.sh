@@ -126,7 +126,7 @@ start_daemons() {
     --route.addresses "127.0.0.1:$route_port" "${mysql[@]}" "${redis[@]}"
   start_daemon notify_server notify_server 9083 "$notify_port" --config "$cfg/notify_server.toml" \
     --server.listen "127.0.0.1:$notify_port" --access.address "127.0.0.1:$access_port" \
-    --route.addresses "127.0.0.1:$route_port" --redis.address "127.0.0.1:$redis_port"
+    --route.addresses "127.0.0.1:$route_port" "${redis[@]}"
   start_daemon sync_server sync_server 9031 "$sync_port" --config "$cfg/sync_server.toml" \
     --server.listen "127.0.0.1:$sync_port" --access.addresses "127.0.0.1:$access_port" "${redis[@]}"
 }

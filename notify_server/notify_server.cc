@@ -30,12 +30,8 @@ using net::SessionPtr;
 
 redis::RedisOptions RedisOptionsFrom(const NotifyConfig& c) {
   redis::RedisOptions o;
-  std::string host;
-  int port = 0;
-  if (http::SplitHostPort(c.redis_address, &host, &port)) {
-    o.host = host;
-    o.port = port;
-  }
+  o.host = c.redis_host;
+  o.port = c.redis_port;
   o.password = c.redis_password;
   o.db = c.redis_db;
   o.connect_timeout_ms = c.redis_timeout_ms;
@@ -383,7 +379,8 @@ void DeclareConfig(config::Schema& schema, NotifyConfig* c) {
              "pushes handed to io threads and not yet queued on a connection; above it reading from "
              "route_server pauses (backpressure)",
              1000, 100000000);
-  schema.Add("redis.address", &c->redis_address, "Redis holding login tokens (host:port)");
+  schema.Add("redis.host", &c->redis_host, "Redis holding login tokens and the im:kick channel");
+  schema.Add("redis.port", &c->redis_port, "Redis port", 1, 65535);
   schema.Add("redis.password", &c->redis_password, "Redis AUTH password; empty: none");
   schema.Add("redis.db", &c->redis_db, "Redis database number", 0, 1000);
   schema.Add("redis.timeout_ms", &c->redis_timeout_ms, "Redis connect and command timeout", 10, 60000);
@@ -399,7 +396,6 @@ void DeclareConfig(config::Schema& schema, NotifyConfig* c) {
   schema.Add("route.reconnect_max_ms", &c->route_reconnect_max_ms, "longest wait between reconnect attempts", 10,
              60000);
   schema.AddCheck([c] { return CheckHostPort("server.listen", c->listen); });
-  schema.AddCheck([c] { return CheckHostPort("redis.address", c->redis_address); });
   schema.AddCheck([c] { return CheckHostPort("access.address", c->access_address); });
   schema.AddCheck([c] {
     if (c->route_addresses.empty()) return std::string("route.addresses: at least one route_server is needed");

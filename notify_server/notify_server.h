@@ -33,7 +33,8 @@ struct NotifyConfig {
   int push_max_data_bytes = 4096;
   int push_max_pending_frames = 200000;
   // [redis]
-  std::string redis_address = "127.0.0.1:6379";
+  std::string redis_host = "127.0.0.1";
+  int redis_port = 6379;
   std::string redis_password;
   int redis_db = 0;
   int redis_timeout_ms = 500;

@@ -147,7 +147,8 @@ absl::Status LocalCluster::Start(const ClusterOptions& options) {
     notify.binary = BinaryPath("notify_server");
     notify.port = PickFreePort();
     notify.args = {"--server.listen", Local(notify.port), "--access.address", access_addresses.at(0),
-                   "--route.addresses", Join(route_addresses), "--redis.address", Local(redis_.port())};
+                   "--route.addresses", Join(route_addresses), "--redis.host", "127.0.0.1", "--redis.port",
+                   std::to_string(redis_.port())};
     if (absl::Status s = Launch("notify" + std::to_string(i), std::move(notify)); !s.ok()) return s;
   }
 
