@@ -109,10 +109,6 @@ std::optional<std::vector<rpc::ChatRecord>> MessageCache::Read(rpc::SeqKind kind
   return records;
 }
 
-void MessageCache::Drop(rpc::SeqKind kind, std::int64_t id) {
-  pool_->With([&](redis::RedisClient& c) { return c.Run({"DEL", Key(kind, id)}); });
-}
-
 std::uint64_t MessageCache::hits() const { return pool_->hits.load(); }
 std::uint64_t MessageCache::misses() const { return pool_->misses.load(); }
 

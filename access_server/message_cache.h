@@ -47,9 +47,6 @@ class MessageCache {
   std::optional<std::vector<rpc::ChatRecord>> Read(rpc::SeqKind kind, std::int64_t id, std::int64_t after_offset,
                                                    std::int64_t newest_offset, int limit);
 
-  /// Deletes a sequence's cached records (tests, operator tools).
-  void Drop(rpc::SeqKind kind, std::int64_t id);
-
   std::uint64_t hits() const;
   std::uint64_t misses() const;
 
