@@ -87,7 +87,7 @@ class AccessServer final : public daemon::Daemon {
     limiter_ = std::make_unique<RateLimiter>(config_.rate_limit_per_s, config_.rate_limit_burst);
     handler_ = std::make_unique<AccessHandler>(config_, storage_.get(), cache_.get(), route_.get(), directory_.get(),
                                                limiter_.get(), tokens_.get());
-    service_ = std::make_unique<AccessServiceImpl>(handler_.get(), &pool_);
+    service_ = std::make_unique<AccessServiceImpl>(handler_.get(), &pool_, context_.registry);
 
     grpc::EnableDefaultHealthCheckService(true);
     grpc::ServerBuilder builder;

@@ -1,5 +1,9 @@
 #include "access_server/access_service_impl.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -8,8 +12,24 @@
 
 namespace im::access {
 
-AccessServiceImpl::AccessServiceImpl(AccessHandler* handler, boost::asio::thread_pool* pool)
-    : handler_(handler), pool_(pool) {}
+struct AccessServiceImpl::Metrics {
+  prometheus::Family<prometheus::Counter>* requests;
+};
+
+AccessServiceImpl::AccessServiceImpl(AccessHandler* handler, boost::asio::thread_pool* pool,
+                                     prometheus::Registry* registry)
+    : handler_(handler), pool_(pool), metrics_(new Metrics) {
+  metrics_->requests = &prometheus::BuildCounter()
+                            .Name("im_access_requests_total")
+                            .Help("AccessService requests by method and result code (docs/protocol.md §6)")
+                            .Register(*registry);
+}
+
+AccessServiceImpl::~AccessServiceImpl() = default;
+
+void AccessServiceImpl::Count(const char* method, int code) {
+  metrics_->requests->Add({{"method", method}, {"code", std::to_string(code)}}).Increment();
+}
 
 // Runs `work` (returning grpc::Status, or a SendOutcome-like pair) on the
 // handler pool and finishes the reactor with its status.
@@ -29,6 +49,7 @@ grpc::ServerUnaryReactor* AccessServiceImpl::SendPeerMessage(grpc::CallbackServe
                                                              rpc::SendReply* reply) {
   return Run(context, [this, request, reply](grpc::ServerUnaryReactor* reactor) {
     SendOutcome outcome = handler_->SendPeer(*request);
+    Count("SendPeerMessage", outcome.reply.code());
     *reply = std::move(outcome.reply);
     reactor->Finish(grpc::Status::OK);  // `request` and `reply` are gone after this
     if (outcome.after) outcome.after();
@@ -40,6 +61,7 @@ grpc::ServerUnaryReactor* AccessServiceImpl::SendGroupMessage(grpc::CallbackServ
                                                               rpc::SendReply* reply) {
   return Run(context, [this, request, reply](grpc::ServerUnaryReactor* reactor) {
     SendOutcome outcome = handler_->SendGroup(*request);
+    Count("SendGroupMessage", outcome.reply.code());
     *reply = std::move(outcome.reply);
     reactor->Finish(grpc::Status::OK);
     if (outcome.after) outcome.after();
@@ -50,6 +72,7 @@ grpc::ServerUnaryReactor* AccessServiceImpl::SyncPeer(grpc::CallbackServerContex
                                                       const rpc::SyncRequest* request, rpc::SyncReply* reply) {
   return Run(context, [this, request, reply](grpc::ServerUnaryReactor* reactor) {
     *reply = handler_->SyncPeer(*request);
+    Count("SyncPeer", reply->code());
     reactor->Finish(grpc::Status::OK);
   });
 }
@@ -58,6 +81,7 @@ grpc::ServerUnaryReactor* AccessServiceImpl::SyncGroup(grpc::CallbackServerConte
                                                        const rpc::SyncRequest* request, rpc::SyncReply* reply) {
   return Run(context, [this, request, reply](grpc::ServerUnaryReactor* reactor) {
     *reply = handler_->SyncGroup(*request);
+    Count("SyncGroup", reply->code());
     reactor->Finish(grpc::Status::OK);
   });
 }

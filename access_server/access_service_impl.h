@@ -10,13 +10,19 @@ namespace boost::asio {
 class thread_pool;
 }
 
+namespace prometheus {
+class Registry;
+}
+
 namespace im::access {
 
 class AccessHandler;
 
 class AccessServiceImpl final : public rpc::AccessService::CallbackService {
  public:
-  AccessServiceImpl(AccessHandler* handler, boost::asio::thread_pool* pool);
+  /// Counts requests by method and result code in `registry`.
+  AccessServiceImpl(AccessHandler* handler, boost::asio::thread_pool* pool, prometheus::Registry* registry);
+  ~AccessServiceImpl() override;
 
   /// While draining, new calls are answered UNAVAILABLE ("go elsewhere").
   void SetDraining() { draining_.store(true); }
@@ -47,8 +53,13 @@ class AccessServiceImpl final : public rpc::AccessService::CallbackService {
   template <typename Work>
   grpc::ServerUnaryReactor* Run(grpc::CallbackServerContext* context, Work work);
 
+  /// Counts one answered request of `method` with client result `code`. Thread safe.
+  void Count(const char* method, int code);
+
+  struct Metrics;
   AccessHandler* handler_;
   boost::asio::thread_pool* pool_;
+  std::unique_ptr<Metrics> metrics_;
   std::atomic<bool> draining_{false};
 };
 
