@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -118,6 +119,10 @@ absl::StatusOr<ChildProcess> ChildProcess::Start(const std::vector<std::string>&
     const int null_in = ::open("/dev/null", O_RDONLY);
     if (null_in >= 0) ::dup2(null_in, 0);
     ::setpgid(0, 0);  // own group: a test's Ctrl-C doesn't hit it twice
+    // Dies with the test process even when that crashes or is killed, so no
+    // daemon outlives a failed test.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() == 1) ::_exit(127);  // the parent is already gone
     ::execvp(args[0], args.data());
     std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
     ::_exit(127);
