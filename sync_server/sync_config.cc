@@ -9,14 +9,14 @@ void DeclareConfig(config::Schema& schema, SyncConfig* c) {
   schema.Add("server.threads", &c->tcp.threads, "io threads; 0: one per core", 0, 256);
   schema.Add("server.max_connections", &c->tcp.max_connections, "connections beyond this are closed at once", 1,
              10000000);
-  schema.Add("session.max_body", &c->max_body, "largest frame body accepted", 16, 65521);
-  schema.Add("session.login_timeout_ms", &c->tcp.limits.login_timeout_ms, "close a connection not logged in by then",
+  schema.Add("server.max_body_bytes", &c->max_body, "largest frame body accepted", 16, 65521);
+  schema.Add("server.login_timeout_ms", &c->tcp.limits.login_timeout_ms, "close a connection not logged in by then",
              100, 600000);
-  schema.Add("session.idle_timeout_ms", &c->tcp.limits.idle_timeout_ms,
+  schema.Add("server.idle_timeout_ms", &c->tcp.limits.idle_timeout_ms,
              "close a connection silent this long (3 heartbeat intervals); 0: never", 0, 86400000);
-  schema.Add("session.max_output_bytes", &c->max_output_bytes,
+  schema.Add("server.max_output_bytes", &c->max_output_bytes,
              "unsent bytes queued for a client before it is dropped as a slow reader", 1024, 1 << 30);
-  schema.Add("session.max_requests_per_second", &c->tcp.limits.max_requests_per_second,
+  schema.Add("server.max_requests_per_second", &c->tcp.limits.max_requests_per_second,
              "frames per second per connection before it is cut off", 1, 1000000);
   schema.Add("access.addresses", &c->access_addresses, "access_server host:port list (round-robin)");
   schema.Add("access.timeout_ms", &c->access_timeout_ms, "deadline of an access_server call", 10, 600000);

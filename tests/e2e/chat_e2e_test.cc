@@ -38,7 +38,7 @@ class ChatE2eTest : public ::testing::Test {
     // The ordering test sends 4,000 messages as fast as answers come back,
     // above the per-user and per-connection limits meant for people.
     options.extra_flags["access0"] = {"--limits.rate_limit_per_s", "0"};
-    options.extra_flags["sync0"] = {"--session.max_requests_per_second", "100000"};
+    options.extra_flags["sync0"] = {"--server.max_requests_per_second", "100000"};
     absl::Status s = cluster_->Start(options);
     ASSERT_TRUE(s.ok()) << s;
     for (const char* no : {"ann", "ben", "cat", "dan", "eve"}) {
