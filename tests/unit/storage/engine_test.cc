@@ -120,7 +120,9 @@ TEST_F(EngineTest, BatchAppendsToManySequencesInOneCommit) {
   for (int i = 0; i < 10; ++i) {
     ASSERT_TRUE(results[i].status.ok());
     EXPECT_EQ(results[i].offset, i / 2 + 1);
-    if (i >= 2) EXPECT_EQ(results[i].pre_msgid, results[i - 2].msgid);
+    if (i >= 2) {
+      EXPECT_EQ(results[i].pre_msgid, results[i - 2].msgid);
+    }
   }
   ExpectLinked(ReadAll(kAlice));
   ExpectLinked(ReadAll(kGroup));
