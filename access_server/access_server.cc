@@ -16,7 +16,6 @@
 #include "access_server/route_publisher.h"
 #include "access_server/storage_client.h"
 #include "common/auth/token_store.h"
-#include <cppconn/connection.h>
 #include "common/log/log.h"
 #include "common/redis/redis_client.h"
 #include "common/rpc/grpc_util.h"

@@ -116,6 +116,9 @@ void MysqlPool::Release(std::unique_ptr<sql::Connection> connection, bool broken
   cv_.notify_one();
 }
 
+MysqlPool::Lease::Lease(MysqlPool* pool, std::unique_ptr<sql::Connection> connection)
+    : pool_(pool), connection_(std::move(connection)) {}
+
 MysqlPool::Lease::Lease(Lease&& other) noexcept
     : pool_(other.pool_), connection_(std::move(other.connection_)), broken_(other.broken_) {
   other.pool_ = nullptr;

@@ -80,8 +80,8 @@ class MysqlPool::Lease {
 
  private:
   friend class MysqlPool;
-  Lease(MysqlPool* pool, std::unique_ptr<sql::Connection> connection)
-      : pool_(pool), connection_(std::move(connection)) {}
+  // Out of line: sql::Connection is incomplete here.
+  Lease(MysqlPool* pool, std::unique_ptr<sql::Connection> connection);
 
   MysqlPool* pool_;
   std::unique_ptr<sql::Connection> connection_;

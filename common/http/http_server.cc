@@ -58,7 +58,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnRead(beast::error_code ec) {
     if (ec == bhttp::error::body_limit) {
       HttpResponse too_big{413, "application/json", R"({"code":413,"desp":"request body too large"})"};
-      Write(too_big, false);
+      Write(too_big, 11, false);
       return;
     }
     if (ec) return;  // closed, timed out or malformed: drop the connection
@@ -85,12 +85,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
       IM_LOG_ERROR(log::Http(), "handler for {} {} threw: {}", request.method, request.path, e.what());
       response = HttpResponse{500, "application/json", R"({"code":500,"desp":"internal error"})"};
     }
-    Write(response, message.keep_alive());
+    Write(response, message.version(), message.keep_alive());
   }
 
-  void Write(const HttpResponse& response, bool keep_alive) {
+  // Answers in the request's HTTP version: an HTTP/1.0 client that asked for
+  // keep-alive needs "Connection: keep-alive" back, which Beast adds only to
+  // a 1.0 response (1.1 keeps connections open by default).
+  void Write(const HttpResponse& response, unsigned version, bool keep_alive) {
     auto reply = std::make_shared<bhttp::response<bhttp::string_body>>();
-    reply->version(11);
+    reply->version(version);
     reply->result(static_cast<bhttp::status>(response.status));
     reply->set(bhttp::field::server, "qim");
     reply->set(bhttp::field::content_type, response.content_type);

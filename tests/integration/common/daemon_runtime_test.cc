@@ -76,6 +76,14 @@ TEST_F(DaemonRuntimeTest, ServesMetricsAndHealthThenDrainsOnSigterm) {
   EXPECT_NE(metrics.body.find("# TYPE im_serving gauge"), std::string::npos);
   EXPECT_EQ(HttpGet(admin_port, "/nope").status, 404);
 
+  // An HTTP/1.0 client asking for keep-alive is told the connection stays open.
+  std::string keep_alive;
+  RunCommand({"curl", "-s", "-i", "--http1.0", "-H", "Connection: keep-alive",
+              "http://127.0.0.1:" + std::to_string(admin_port) + "/healthz"},
+             &keep_alive);
+  EXPECT_NE(keep_alive.find("HTTP/1.0 200"), std::string::npos) << keep_alive;
+  EXPECT_NE(keep_alive.find("Connection: keep-alive"), std::string::npos) << keep_alive;
+
   child->Signal(SIGTERM);
   EXPECT_EQ(child->Wait(std::chrono::seconds(10)), 0);
   const std::string log = ReadFile(log_path());
