@@ -1,6 +1,6 @@
 #include "access_server/access_config.h"
 
-#include "common/http/http_server.h"
+#include "common/net/host_port.h"
 
 namespace im::access {
 
@@ -39,16 +39,10 @@ void DeclareConfig(config::Schema& schema, AccessConfig* c) {
   schema.Add("limits.pull_max_limit", &c->pull_max_limit, "most messages per pull", 1, 100000);
   schema.Add("limits.fanout_chunk", &c->fanout_chunk, "member uids per group notification", 1, 100000);
   schema.AddCheck([c]() -> std::string {
-    std::string host;
-    int port;
-    if (!http::SplitHostPort(c->listen, &host, &port)) return "server.listen: '" + c->listen + "' is not host:port";
+    if (std::string e = net::CheckHostPort("server.listen", c->listen); !e.empty()) return e;
     if (c->storage_addresses.empty()) return "storage.addresses: at least one storage_server is required";
-    for (const auto& a : c->storage_addresses) {
-      if (!http::SplitHostPort(a, &host, &port)) return "storage.addresses: '" + a + "' is not host:port";
-    }
-    for (const auto& a : c->route_addresses) {
-      if (!http::SplitHostPort(a, &host, &port)) return "route.addresses: '" + a + "' is not host:port";
-    }
+    if (std::string e = net::CheckHostPorts("storage.addresses", c->storage_addresses); !e.empty()) return e;
+    if (std::string e = net::CheckHostPorts("route.addresses", c->route_addresses); !e.empty()) return e;
     if (c->pull_default_limit > c->pull_max_limit) return "limits.pull_default_limit: above limits.pull_max_limit";
     return "";
   });

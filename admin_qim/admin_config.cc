@@ -1,16 +1,13 @@
 #include "admin_qim/admin_config.h"
 
-#include "common/http/http_server.h"
+#include "common/net/host_port.h"
 
 namespace im::admin {
 namespace {
 
 std::string CheckAddress(const std::string& key, const std::string& value, bool may_be_empty) {
   if (value.empty() && may_be_empty) return "";
-  std::string host;
-  int port = 0;
-  if (!http::SplitHostPort(value, &host, &port)) return key + ": '" + value + "' is not host:port";
-  return "";
+  return net::CheckHostPort(key, value);
 }
 
 }  // namespace

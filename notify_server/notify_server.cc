@@ -11,8 +11,8 @@
 #include <mutex>
 #include <thread>
 
+#include "common/net/host_port.h"
 #include "common/auth/token_check_pool.h"
-#include "common/http/http_server.h"
 #include "common/log/log.h"
 #include "common/net/client_protocol.h"
 #include "common/net/tcp_server.h"
@@ -107,7 +107,7 @@ class NotifyServer final : public daemon::Daemon, public net::SessionHandler {
     if (advertise.empty()) {
       std::string host;
       int port = 0;
-      http::SplitHostPort(config_.listen, &host, &port);
+      net::SplitHostPort(config_.listen, &host, &port);
       advertise = (host == "0.0.0.0" ? std::string("127.0.0.1") : host) + ":" + std::to_string(tcp_->port());
     }
     RouteClientOptions route;
@@ -345,11 +345,6 @@ class NotifyServer final : public daemon::Daemon, public net::SessionHandler {
   std::thread stats_thread_;
 };
 
-std::string CheckHostPort(const std::string& key, const std::string& value) {
-  std::string host;
-  int port = 0;
-  return http::SplitHostPort(value, &host, &port) ? "" : key + ": not host:port: '" + value + "'";
-}
 
 }  // namespace
 
@@ -395,12 +390,12 @@ void DeclareConfig(config::Schema& schema, NotifyConfig* c) {
              "route_server shards (host:port), in shard order; a uid belongs to shard uid % count");
   schema.Add("route.reconnect_max_ms", &c->route_reconnect_max_ms, "longest wait between reconnect attempts", 10,
              60000);
-  schema.AddCheck([c] { return CheckHostPort("server.listen", c->listen); });
-  schema.AddCheck([c] { return CheckHostPort("access.address", c->access_address); });
+  schema.AddCheck([c] { return net::CheckHostPort("server.listen", c->listen); });
+  schema.AddCheck([c] { return net::CheckHostPort("access.address", c->access_address); });
   schema.AddCheck([c] {
     if (c->route_addresses.empty()) return std::string("route.addresses: at least one route_server is needed");
     for (const auto& a : c->route_addresses) {
-      if (std::string e = CheckHostPort("route.addresses", a); !e.empty()) return e;
+      if (std::string e = net::CheckHostPort("route.addresses", a); !e.empty()) return e;
     }
     return std::string();
   });

@@ -8,7 +8,7 @@
 #include <mutex>
 #include <thread>
 
-#include "common/http/http_server.h"
+#include "common/net/host_port.h"
 #include "common/rpc/grpc_util.h"
 #include "route_server/route_service_impl.h"
 
@@ -102,11 +102,7 @@ void DeclareConfig(config::Schema& schema, RouteConfig* c) {
              "notifications merged into one stream message while a write is in flight", 1, 100000);
   schema.Add("server.shutdown_grace_ms", &c->shutdown_grace_ms, "time given to in-flight RPCs at shutdown", 0,
              60000);
-  schema.AddCheck([c] {
-    std::string host;
-    int port = 0;
-    return http::SplitHostPort(c->listen, &host, &port) ? "" : "server.listen: not host:port: " + c->listen;
-  });
+  schema.AddCheck([c] { return net::CheckHostPort("server.listen", c->listen); });
 }
 
 absl::StatusOr<std::unique_ptr<daemon::Daemon>> CreateRouteServer(const RouteConfig& config,

@@ -1,6 +1,6 @@
 #include "sync_server/sync_config.h"
 
-#include "common/http/http_server.h"
+#include "common/net/host_port.h"
 
 namespace im::sync {
 
@@ -24,14 +24,9 @@ void DeclareConfig(config::Schema& schema, SyncConfig* c) {
   schema.Add("redis.port", &c->redis_port, "Redis port", 1, 65535);
   schema.Add("redis.token_check_threads", &c->token_check_threads, "Redis connections checking login tokens", 1, 64);
   schema.AddCheck([c]() -> std::string {
-    std::string host;
-    int port;
-    if (!http::SplitHostPort(c->tcp.listen, &host, &port)) return "server.listen: '" + c->tcp.listen + "' is not host:port";
+    if (std::string e = net::CheckHostPort("server.listen", c->tcp.listen); !e.empty()) return e;
     if (c->access_addresses.empty()) return "access.addresses: at least one access_server is required";
-    for (const auto& a : c->access_addresses) {
-      if (!http::SplitHostPort(a, &host, &port)) return "access.addresses: '" + a + "' is not host:port";
-    }
-    return "";
+    return net::CheckHostPorts("access.addresses", c->access_addresses);
   });
 }
 

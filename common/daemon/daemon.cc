@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/http/http_server.h"
+#include "common/net/host_port.h"
 
 namespace im::daemon {
 
@@ -24,14 +25,7 @@ void AddCommonKeys(config::Schema& schema, CommonConfig* config) {
              "host:port of the admin HTTP endpoint (/metrics, /healthz); port 0 picks one");
   schema.Add("admin.drain_timeout_ms", &config->drain_timeout_ms,
              "on SIGTERM, time allowed to finish in-flight work", 0, 600000);
-  schema.AddCheck([config]() -> std::string {
-    std::string host;
-    int port;
-    if (!http::SplitHostPort(config->admin_listen, &host, &port)) {
-      return "admin.listen: '" + config->admin_listen + "' is not host:port";
-    }
-    return "";
-  });
+  schema.AddCheck([config] { return net::CheckHostPort("admin.listen", config->admin_listen); });
 }
 
 namespace {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/log/log.h"
+#include "common/net/host_port.h"
 
 namespace im::http {
 
@@ -16,23 +17,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
-
-bool SplitHostPort(const std::string& address, std::string* host, int* port) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon + 1 >= address.size()) return false;
-  std::string h = address.substr(0, colon);
-  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
-  int p = 0;
-  for (std::size_t i = colon + 1; i < address.size(); ++i) {
-    if (address[i] < '0' || address[i] > '9') return false;
-    p = p * 10 + (address[i] - '0');
-    if (p > 65535) return false;
-  }
-  if (h.empty()) return false;
-  *host = h;
-  *port = p;
-  return true;
-}
 
 namespace {
 
@@ -155,7 +139,7 @@ HttpServer::~HttpServer() { Stop(); }
 absl::Status HttpServer::Start() {
   std::string host;
   int port = 0;
-  if (!SplitHostPort(impl_->options.listen, &host, &port)) {
+  if (!net::SplitHostPort(impl_->options.listen, &host, &port)) {
     return absl::InvalidArgumentError("'" + impl_->options.listen + "' is not host:port");
   }
   beast::error_code ec;

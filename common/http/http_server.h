@@ -57,7 +57,4 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Splits "host:port" ("[::1]:80" too). False when it is not of that form.
-bool SplitHostPort(const std::string& address, std::string* host, int* port);
-
 }  // namespace im::http

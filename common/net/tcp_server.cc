@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/http/http_server.h"  // SplitHostPort
+#include "common/net/host_port.h"
 #include "common/log/log.h"
 #include "common/net/client_protocol.h"
 #include "proto/im_client.pb.h"
@@ -469,7 +469,7 @@ TcpServer::~TcpServer() { Stop(); }
 absl::Status TcpServer::Start() {
   std::string host;
   int port = 0;
-  if (!http::SplitHostPort(impl_->options.listen, &host, &port)) {
+  if (!SplitHostPort(impl_->options.listen, &host, &port)) {
     return absl::InvalidArgumentError("not host:port: " + impl_->options.listen);
   }
   int n = impl_->options.threads;
