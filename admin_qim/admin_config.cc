@@ -50,7 +50,7 @@ void DeclareAdminConfig(config::Schema& s, AdminConfig* c) {
         "host:port of each route_server shard (uid % count picks one) for online status; empty: UNAVAILABLE");
   s.Add("cluster.rpc_timeout_ms", &c->rpc_timeout_ms, "deadline of calls to access_server and route_server", 10,
         60000);
-  s.Add("cluster.probe_timeout_ms", &c->probe_timeout_ms, "TCP connect timeout of the node health probe", 10, 10000);
+  s.Add("cluster.probe_timeout_ms", &c->probe_timeout_ms, "timeout of each step of a node health check (TCP probe, /healthz, /metrics)", 10, 10000);
 
   s.AddCheck([c] {
     return c->admin_secret.size() < 16 ? "auth.admin_secret must be set, at least 16 characters" : "";

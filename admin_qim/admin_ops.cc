@@ -1,11 +1,13 @@
 #include "admin_qim/admin_ops.h"
 
 #include <algorithm>
+#include <future>
 #include <set>
 
 #include "admin_qim/password.h"
 #include "admin_qim/schema.h"
 #include "common/log/log.h"
+#include "common/net/host_port.h"
 
 namespace im::admin {
 namespace {
@@ -269,10 +271,18 @@ absl::StatusOr<NodeRecord> AdminOps::AddNode(const std::string& who, const NodeR
   }
   if (node.weight < 0) return absl::InvalidArgumentError("weight must not be negative");
   if (node.tcp_protocol.size() > 32) return absl::InvalidArgumentError("tcp_protocol is too long");
+  if (!node.admin_endpoint.empty()) {
+    std::string host;
+    int port = 0;
+    if (node.admin_endpoint.size() > 255 || !net::SplitHostPort(node.admin_endpoint, &host, &port)) {
+      return absl::InvalidArgumentError("admin_endpoint must be host:port of the daemon's /metrics and /healthz");
+    }
+  }
   auto added = store_->AddNode(node);
   Audit(who,
         "action=node.add address=" + node.address + " tcp_port=" + std::to_string(node.tcp_port) +
-            " server_type=" + std::to_string(node.server_type) + (added.ok() ? " id=" + std::to_string(added->id) : ""),
+            " server_type=" + std::to_string(node.server_type) + " admin_endpoint=" + node.admin_endpoint +
+            (added.ok() ? " id=" + std::to_string(added->id) : ""),
         added.status());
   return added;
 }
@@ -291,9 +301,32 @@ absl::StatusOr<ClusterOverview> AdminOps::Overview() {
   if (!counts.ok()) return counts.status();
   ClusterOverview out;
   out.counts = *counts;
+  // Every node is checked at once, so one that hangs costs one timeout, not one per node.
+  const int timeout_ms = options_.probe_timeout_ms;
+  std::vector<std::future<NodeStatus>> checks;
   for (const NodeRecord& node : *nodes) {
-    const bool healthy = !node.disabled && ProbeTcp(node.address, node.tcp_port, options_.probe_timeout_ms);
-    out.nodes.push_back({node, healthy});
+    checks.push_back(std::async(std::launch::async, [node, timeout_ms] {
+      NodeStatus status{node};
+      if (node.admin_endpoint.empty()) {
+        status.checked_by = "tcp";
+        status.healthy = ProbeTcp(node.address, node.tcp_port, timeout_ms);
+        if (!status.healthy) status.error = "no TCP connection to " + node.address + ":" + std::to_string(node.tcp_port);
+        return status;
+      }
+      AdminScrape scrape = ScrapeAdminEndpoint(node.admin_endpoint, node.server_type, timeout_ms);
+      status.checked_by = "healthz";
+      status.healthy = scrape.healthy;
+      status.connections = scrape.connections;
+      status.error = scrape.error;
+      return status;
+    }));
+  }
+  for (auto& check : checks) out.nodes.push_back(check.get());
+  auto presence = cluster_->Presence();
+  if (presence.ok()) {
+    out.presence = *presence;
+  } else {
+    out.presence_error = std::string(presence.status().message());
   }
   return out;
 }

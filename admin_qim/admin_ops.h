@@ -29,12 +29,19 @@ struct IssuedToken {
 
 struct NodeStatus {
   NodeRecord node;
-  bool healthy = false;  // enabled and accepting TCP connections on tcp_port
+  /// /healthz answered 200 (node with an admin endpoint), or tcp_port accepts
+  /// connections (without one). Says nothing of `disabled`.
+  bool healthy = false;
+  std::string checked_by;         // "healthz" or "tcp"
+  std::int64_t connections = -1;  // client connections from /metrics; -1 unknown
+  std::string error;              // why unhealthy / no connection count
 };
 
 struct ClusterOverview {
   std::vector<NodeStatus> nodes;
   DirectoryCounts counts;
+  PresenceTotals presence;     // from route_server
+  std::string presence_error;  // set when route_server could not say
 };
 
 struct AdminOpsOptions {
@@ -83,7 +90,9 @@ class AdminOps {
   absl::StatusOr<std::int64_t> NodeListChangedAt() { return store_->NodeListChangedAt(); }
   absl::StatusOr<NodeRecord> AddNode(const std::string& who, const NodeRecord& node);
   absl::Status SetNodeDisabled(const std::string& who, std::int64_t id, bool disabled);
-  /// Nodes with a TCP probe each, plus account and group totals.
+  /// Every node with its health and client connections (from its admin
+  /// endpoint, else a TCP probe), account and group totals, and online users
+  /// from route_server. Blocks up to about 3 probe timeouts.
   absl::StatusOr<ClusterOverview> Overview();
 
   /// A message from the system uid to a user (gid 0) or a group.

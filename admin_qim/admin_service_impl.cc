@@ -75,6 +75,7 @@ void ToProto(const NodeRecord& n, rpc::Node* out) {
   out->set_tcp_protocol(n.tcp_protocol);
   out->set_address(n.address);
   out->set_disabled(n.disabled);
+  out->set_admin_endpoint(n.admin_endpoint);
 }
 
 class AdminServiceImpl final : public rpc::AdminService::CallbackService {
@@ -230,7 +231,7 @@ class AdminServiceImpl final : public rpc::AdminService::CallbackService {
   grpc::ServerUnaryReactor* AddNode(grpc::CallbackServerContext* ctx, const rpc::Node* req, rpc::Node* resp) override {
     return Run(ctx, [=](const std::string& who) -> absl::Status {
       NodeRecord node{0, req->tcp_port(), req->udp_port(), req->weight(), req->server_type(), req->tcp_protocol(),
-                      req->address(), req->disabled()};
+                      req->address(), req->disabled(), req->admin_endpoint()};
       auto added = ops_->AddNode(who, node);
       if (!added.ok()) return added.status();
       ToProto(*added, resp);
@@ -247,9 +248,15 @@ class AdminServiceImpl final : public rpc::AdminService::CallbackService {
         auto* out = resp->add_nodes();
         ToProto(n.node, out->mutable_node());
         out->set_healthy(n.healthy);
+        out->set_connections(n.connections);
+        out->set_checked_by(n.checked_by);
+        out->set_error(n.error);
       }
       resp->set_accounts(overview->counts.accounts);
       resp->set_groups(overview->counts.groups);
+      resp->set_online_users(overview->presence.online_users);
+      resp->set_online_devices(overview->presence.online_devices);
+      resp->set_presence_error(overview->presence_error);
       return absl::OkStatus();
     });
   }

@@ -8,8 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <sstream>
 
+#include "common/http/http_client.h"
 #include "common/rpc/grpc_util.h"
 #include "proto/access.grpc.pb.h"
 #include "proto/route.grpc.pb.h"
@@ -85,6 +88,23 @@ class GrpcClusterClient final : public ClusterClient {
     return out;
   }
 
+  absl::StatusOr<PresenceTotals> Presence() override {
+    if (routes_.empty()) {
+      return absl::UnavailableError("online totals need route_server: set route.addresses in admin_qim's config");
+    }
+    PresenceTotals totals;
+    for (std::size_t shard = 0; shard < routes_.size(); ++shard) {
+      rpc::PresenceStatsReply reply;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(rpc::DeadlineAfter(options_.rpc_timeout_ms));
+      grpc::Status status = routes_[shard]->PresenceStats(&ctx, rpc::PresenceStatsRequest(), &reply);
+      if (!status.ok()) return Unreachable("route_server", options_.route_addresses[shard], status);
+      totals.online_users += reply.online_users();
+      totals.online_devices += reply.online_devices();
+    }
+    return totals;
+  }
+
  private:
   ClusterClientOptions options_;
   std::unique_ptr<rpc::AccessService::Stub> access_;
@@ -122,6 +142,49 @@ bool ProbeTcp(const std::string& host, int port, int timeout_ms) {
   }
   freeaddrinfo(found);
   return ok;
+}
+
+std::optional<double> FindSample(const std::string& exposition, const std::string& series) {
+  std::istringstream lines(exposition);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.size() <= series.size() || line.compare(0, series.size(), series) != 0 || line[series.size()] != ' ') {
+      continue;
+    }
+    const char* start = line.c_str() + series.size() + 1;
+    char* end = nullptr;
+    const double value = std::strtod(start, &end);
+    if (end == start || (*end != '\0' && *end != ' ')) return std::nullopt;
+    return value;
+  }
+  return std::nullopt;
+}
+
+AdminScrape ScrapeAdminEndpoint(const std::string& admin_endpoint, int server_type, int timeout_ms) {
+  AdminScrape out;
+  const std::string base = "http://" + admin_endpoint;
+  http::FetchResult health;
+  if (!http::Fetch(base, "GET", "/healthz", "", timeout_ms, &health, &out.error)) return out;
+  out.reachable = true;
+  out.healthy = health.status == 200;
+  if (!out.healthy) out.error = "/healthz answered " + std::to_string(health.status);
+  // Each daemon counts its client connections under its own name.
+  const char* series = server_type == 1 ? "im_notify_state{what=\"connections\"}"
+                       : server_type == 2 ? "im_sync_connections"
+                                          : nullptr;
+  if (series == nullptr) return out;
+  http::FetchResult metrics;
+  std::string error;
+  if (!http::Fetch(base, "GET", "/metrics", "", timeout_ms, &metrics, &error)) {
+    if (out.error.empty()) out.error = error;
+    return out;
+  }
+  if (auto value = FindSample(metrics.body, series); metrics.status == 200 && value) {
+    out.connections = static_cast<std::int64_t>(*value);
+  } else if (out.error.empty()) {
+    out.error = std::string("/metrics has no ") + series;
+  }
+  return out;
 }
 
 }  // namespace im::admin

@@ -1,11 +1,14 @@
 #pragma once
 // admin_qim's calls into the rest of the cluster: system messages through
-// access_server (AccessService.SendPeerMessage / SendGroupMessage) and online
-// status through route_server (RouteService.QueryOnline), plus a TCP probe
-// for node health. gRPC stays out of this header.
+// access_server (AccessService.SendPeerMessage / SendGroupMessage), online
+// status and totals through route_server (RouteService.QueryOnline,
+// PresenceStats), and node health from each daemon's /healthz and /metrics
+// (a TCP probe where no admin endpoint is known). gRPC stays out of this
+// header.
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +28,11 @@ struct OnlineDeviceInfo {
   std::string notify_address;
 };
 
+struct PresenceTotals {
+  std::int64_t online_users = 0;
+  std::int64_t online_devices = 0;
+};
+
 /// Implementations are thread safe.
 class ClusterClient {
  public:
@@ -38,6 +46,10 @@ class ClusterClient {
   /// The online devices of uid. UNAVAILABLE when no route_server is
   /// configured or it cannot be reached.
   virtual absl::StatusOr<std::vector<OnlineDeviceInfo>> QueryOnline(std::int64_t uid) = 0;
+  /// Online users and devices summed over every route shard (users are
+  /// sharded by uid, so shards never count a user twice). UNAVAILABLE when
+  /// no route_server is configured or any shard cannot be reached.
+  virtual absl::StatusOr<PresenceTotals> Presence() = 0;
 };
 
 struct ClusterClientOptions {
@@ -51,5 +63,22 @@ std::unique_ptr<ClusterClient> NewGrpcClusterClient(ClusterClientOptions options
 /// True when a TCP connection to host:port succeeds within timeout_ms.
 /// Thread safe; blocks the caller up to the timeout.
 bool ProbeTcp(const std::string& host, int port, int timeout_ms);
+
+/// What a daemon's admin endpoint (host:port of /healthz and /metrics) says.
+struct AdminScrape {
+  bool reachable = false;         // /healthz answered at all
+  bool healthy = false;           // /healthz answered 200
+  std::int64_t connections = -1;  // client connections from /metrics; -1 unknown
+  std::string error;              // why not reachable / no connection count
+};
+
+/// Scrapes /healthz and /metrics of a notify_server (server_type 1) or a
+/// sync_server (2). Thread safe; blocks up to about 3 × timeout_ms.
+AdminScrape ScrapeAdminEndpoint(const std::string& admin_endpoint, int server_type, int timeout_ms);
+
+/// The value of the first sample named exactly `series` (name plus label
+/// set as the exposition writes it, e.g. `im_notify_state{what="connections"}`)
+/// in a Prometheus text exposition; nullopt when absent or not a number.
+std::optional<double> FindSample(const std::string& exposition, const std::string& series);
 
 }  // namespace im::admin

@@ -355,11 +355,12 @@ absl::StatusOr<std::vector<NodeRecord>> MysqlDirectoryStore::ListNodes() {
   return WithConnection(pool_, "list nodes", [&](sql::Connection& c) -> absl::StatusOr<std::vector<NodeRecord>> {
     std::unique_ptr<sql::Statement> q(c.createStatement());
     Rows rows(q->executeQuery(
-        "SELECT id, tcp_port, udp_port, weight, server_type, tcp_protocol, address, disabled FROM node_list ORDER BY id"));
+        "SELECT n.id, n.tcp_port, n.udp_port, n.weight, n.server_type, n.tcp_protocol, n.address, n.disabled, "
+        "COALESCE(a.admin_endpoint, '') FROM node_list n LEFT JOIN node_admin a ON a.node_id = n.id ORDER BY n.id"));
     std::vector<NodeRecord> out;
     while (rows->next()) {
       out.push_back(NodeRecord{rows->getInt64(1), rows->getInt(2), rows->getInt(3), rows->getInt(4), rows->getInt(5),
-                               rows->getString(6), rows->getString(7), rows->getInt(8) != 0});
+                               rows->getString(6), rows->getString(7), rows->getInt(8) != 0, rows->getString(9)});
     }
     return out;
   });
@@ -384,6 +385,12 @@ absl::StatusOr<NodeRecord> MysqlDirectoryStore::AddNode(const NodeRecord& node) 
     id->next();
     NodeRecord out = node;
     out.id = id->getInt64(1);
+    if (!node.admin_endpoint.empty()) {
+      Stmt admin = Prepare(c, "INSERT INTO node_admin (node_id, admin_endpoint) VALUES (?, ?)");
+      admin->setInt64(1, out.id);
+      admin->setString(2, node.admin_endpoint);
+      admin->executeUpdate();
+    }
     TouchNodeList(c);
     tx.Commit();
     return out;

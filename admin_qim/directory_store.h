@@ -46,6 +46,10 @@ struct NodeRecord {
   std::string tcp_protocol;
   std::string address;
   bool disabled = false;
+  /// host:port of the daemon's /healthz and /metrics (table node_admin, kept
+  /// beside node_list so that §7's table stays as specified); "" unknown.
+  /// Never shown to SDKs.
+  std::string admin_endpoint;
 };
 
 struct DirectoryCounts {

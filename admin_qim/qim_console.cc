@@ -1,12 +1,18 @@
 #include "admin_qim/qim_console.h"
 
+#include <editline/readline.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <toml++/toml.h>
@@ -182,9 +188,10 @@ void PrintNodes(Console& c, const rpc::NodeList& list) {
   std::vector<Row> rows;
   for (const auto& n : list.nodes()) {
     rows.push_back({Str(n.id()), ServerType(n.server_type()), n.address(), Str(n.tcp_port()), Str(n.udp_port()),
-                    Str(n.weight()), n.tcp_protocol(), YesNo(n.disabled())});
+                    Str(n.weight()), n.tcp_protocol(), YesNo(n.disabled()),
+                    n.admin_endpoint().empty() ? "-" : n.admin_endpoint()});
   }
-  PrintTable(c.out(), {"ID", "TYPE", "ADDRESS", "TCP", "UDP", "WEIGHT", "PROTOCOL", "DISABLED"}, rows);
+  PrintTable(c.out(), {"ID", "TYPE", "ADDRESS", "TCP", "UDP", "WEIGHT", "PROTOCOL", "DISABLED", "ADMIN"}, rows);
 }
 
 // Every command: its options live here while the app parses one command line.
@@ -192,7 +199,7 @@ struct Commands {
   CLI::App app{"qim: operators' console for admin_qim (gRPC AdminService)", "qim"};
   std::function<int(Console&)> action;  // set by the chosen subcommand
 
-  std::string no, password, search, name, text, address, protocol, type = "notify";
+  std::string no, password, search, name, text, address, protocol, admin_endpoint, type = "notify";
   std::int64_t uid = 0, other = 0, gid = 0, owner = 0, after = 0, node_id = 0;
   int limit = 100, tcp_port = 0, udp_port = 0, weight = 100, msg_type = 0;
   bool off = false, disabled = false, quit = false;
@@ -435,6 +442,8 @@ struct Commands {
     add->add_option("--weight", weight, "selection weight")->check(CLI::Range(0, 1000000));
     add->add_option("--protocol", protocol, "tcp_protocol column");
     add->add_flag("--disabled", disabled, "add it disabled");
+    add->add_option("--admin", admin_endpoint,
+                    "host:port of the node's /healthz and /metrics (for 'qim stats'; not shown to SDKs)");
     add->callback([this] {
       action = [this](Console& c) {
         rpc::Node req;
@@ -445,6 +454,7 @@ struct Commands {
         req.set_server_type(type == "notify" || type == "1" ? 1 : 2);
         req.set_tcp_protocol(protocol);
         req.set_disabled(disabled);
+        req.set_admin_endpoint(admin_endpoint);
         rpc::Node reply;
         if (int rc = c.Call("node add", &Stub::AddNode, req, &reply)) return rc;
         rpc::NodeList list;
@@ -523,19 +533,29 @@ struct Commands {
         return reply.code() == 200 ? 0 : 1;
       };
     });
-    auto* stats = app.add_subcommand("stats", "cluster overview: nodes with health, totals");
+    auto* stats = app.add_subcommand("stats", "cluster overview: nodes with health and connections, totals");
     stats->callback([this] {
       action = [](Console& c) {
         rpc::ClusterOverviewReply reply;
         if (int rc = c.Call("stats", &Stub::ClusterOverview, rpc::Empty(), &reply)) return rc;
         std::vector<Row> rows;
+        std::int64_t connections = 0;
         for (const auto& h : reply.nodes()) {
           const auto& n = h.node();
+          if (h.connections() > 0) connections += h.connections();
           rows.push_back({Str(n.id()), ServerType(n.server_type()), n.address() + ":" + Str(n.tcp_port()),
-                          YesNo(n.disabled()), YesNo(h.healthy())});
+                          YesNo(n.disabled()), YesNo(h.healthy()), h.checked_by(),
+                          h.connections() < 0 ? "-" : Str(h.connections()), h.error()});
         }
-        PrintTable(c.out(), {"ID", "TYPE", "ENDPOINT", "DISABLED", "HEALTHY"}, rows);
-        c.out() << "accounts: " << reply.accounts() << "  groups: " << reply.groups() << "\n";
+        PrintTable(c.out(), {"ID", "TYPE", "ENDPOINT", "DISABLED", "HEALTHY", "CHECK", "CONNECTIONS", "NOTE"}, rows);
+        c.out() << "accounts: " << reply.accounts() << "  groups: " << reply.groups()
+                << "  client connections: " << connections << "\n";
+        if (reply.presence_error().empty()) {
+          c.out() << "online users: " << reply.online_users() << "  online devices: " << reply.online_devices()
+                  << "\n";
+        } else {
+          c.out() << "online users: unknown (" << reply.presence_error() << ")\n";
+        }
         return 0;
       };
     });
@@ -545,16 +565,95 @@ struct Commands {
   }
 };
 
+// ---- the prompt: line editing, history and completion (libedit) ----
+
+// The history file: $QIM_HISTORY, else ~/.qim_history; "" when neither.
+std::string HistoryFile() {
+  if (const char* file = std::getenv("QIM_HISTORY"); file != nullptr && *file != '\0') return file;
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') return std::string(home) + "/.qim_history";
+  return "";
+}
+
+constexpr int kHistoryLines = 1000;
+
+// libedit's completion callbacks are plain functions; the prompt runs on one
+// thread, so the current candidates can live here.
+std::vector<std::string>& CompletionCandidates() {
+  static std::vector<std::string> candidates;
+  return candidates;
+}
+
+char* NextCompletion(const char*, int state) {
+  static std::size_t next = 0;
+  if (state == 0) next = 0;
+  const auto& candidates = CompletionCandidates();
+  if (next >= candidates.size()) return nullptr;
+  return strdup(candidates[next++].c_str());  // libedit frees it
+}
+
+char** CompleteLine(const char* word, int start, int) {
+  std::string before(rl_line_buffer, static_cast<std::size_t>(start));
+  CompletionCandidates() = Completions(before + word);
+  rl_attempted_completion_over = 1;  // no file-name completion as a fallback
+  return rl_completion_matches(word, NextCompletion);
+}
+
+// Reads lines: from libedit on a terminal (editing, history saved to
+// HistoryFile(), tab completion), else plainly from stdin.
+class LineReader {
+ public:
+  explicit LineReader(bool tty) : tty_(tty) {
+    if (!tty_) return;
+    rl_readline_name = "qim";
+    rl_attempted_completion_function = CompleteLine;
+    using_history();
+    stifle_history(kHistoryLines);
+    history_file_ = HistoryFile();
+    if (!history_file_.empty()) read_history(history_file_.c_str());
+  }
+  ~LineReader() {
+    if (tty_) Save();
+  }
+
+  bool Next(std::string* line) {
+    if (!tty_) return static_cast<bool>(std::getline(std::cin, *line));
+    char* read = readline("qim> ");
+    if (read == nullptr) return false;
+    *line = read;
+    free(read);
+    // A line with a password or secret is not remembered.
+    if (line->find_first_not_of(" \t") != std::string::npos && line->find("--password") == std::string::npos &&
+        line->find("--secret") == std::string::npos) {
+      add_history(line->c_str());
+      Save();  // as it goes, so a killed console keeps what was typed
+    }
+    return true;
+  }
+
+ private:
+  void Save() {
+    if (history_file_.empty()) return;
+    write_history(history_file_.c_str());
+    chmod(history_file_.c_str(), S_IRUSR | S_IWUSR);  // commands name accounts: the owner's only
+  }
+
+  bool tty_;
+  std::string history_file_;
+};
+
 // Interactive: one command per line. Returns 0, or 1 when reading from a
 // pipe and some command failed.
 int Interactive(Console& console) {
   const bool tty = isatty(STDIN_FILENO) == 1;
-  if (tty) console.out() << "qim console on " << console.settings().endpoint << ". 'help' lists commands, 'quit' leaves.\n";
+  if (tty) {
+    console.out() << "qim console on " << console.settings().endpoint
+                  << ". 'help' lists commands, Tab completes, 'quit' leaves.\n";
+  }
+  LineReader reader(tty);
   int failures = 0;
   std::string line;
   for (;;) {
-    if (tty) console.out() << "qim> " << std::flush;
-    if (!std::getline(std::cin, line)) break;
+    if (!reader.Next(&line)) break;
     const auto first = line.find_first_not_of(" \t\r");
     if (first == std::string::npos || line[first] == '#') continue;
     Commands commands(nullptr);
@@ -586,6 +685,42 @@ int Interactive(Console& console) {
 }
 
 }  // namespace
+
+std::vector<std::string> Completions(const std::string& line) {
+  // Split into finished words and the word being typed.
+  std::vector<std::string> words;
+  std::istringstream in(line);
+  for (std::string w; in >> w;) words.push_back(w);
+  std::string partial;
+  if (!line.empty() && line.back() != ' ' && line.back() != '\t' && !words.empty()) {
+    partial = words.back();
+    words.pop_back();
+  }
+  Commands commands(nullptr);
+  const CLI::App* app = &commands.app;
+  for (const std::string& w : words) {
+    if (w.rfind("-", 0) == 0) continue;  // an option or its value: stay at this command
+    const CLI::App* sub = nullptr;
+    for (const CLI::App* s : app->get_subcommands([](const CLI::App*) { return true; })) {
+      if (s->check_name(w)) sub = s;
+    }
+    if (sub != nullptr) app = sub;
+  }
+  std::set<std::string> found;
+  auto offer = [&](const std::string& candidate) {
+    if (candidate.compare(0, partial.size(), partial) == 0) found.insert(candidate);
+  };
+  const auto subcommands = app->get_subcommands([](const CLI::App*) { return true; });
+  for (const CLI::App* s : subcommands) offer(s->get_name());
+  if (app == &commands.app) offer("help");
+  // Options where a word starts with '-', or where no subcommand can follow.
+  if (partial.rfind("-", 0) == 0 || subcommands.empty()) {
+    for (const CLI::Option* o : app->get_options()) {
+      for (const std::string& name : o->get_lnames()) offer("--" + name);
+    }
+  }
+  return {found.begin(), found.end()};
+}
 
 int Main(int argc, char** argv) {
   Settings settings;

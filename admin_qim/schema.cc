@@ -110,6 +110,15 @@ std::vector<Migration> BuildMigrations() {
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
           "INSERT IGNORE INTO change_clock (name, changed_at) VALUES ('node_list', UNIX_TIMESTAMP())",
       }});
+  m.push_back(Migration{
+      3,
+      "node_admin: each node's admin endpoint (/healthz, /metrics) for the cluster overview",
+      {
+          R"sql(CREATE TABLE IF NOT EXISTS node_admin (
+  node_id        INT UNSIGNED NOT NULL PRIMARY KEY,
+  admin_endpoint VARCHAR(255) NOT NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4)sql",
+      }});
   return m;
 }
 

@@ -134,10 +134,10 @@ start_daemons() {
 register_nodes_and_demo_accounts() {
   # node_list: what SDKs get from GET /v1/nodes. Added once.
   if ! qim node list 2>/dev/null | grep -q ":$notify_port\b\|\b$notify_port\b"; then
-    qim node add --address 127.0.0.1 --tcp-port "$notify_port" --type notify >/dev/null
+    qim node add --address 127.0.0.1 --tcp-port "$notify_port" --type notify --admin 127.0.0.1:9083 >/dev/null
   fi
   if ! qim node list 2>/dev/null | grep -q "\b$sync_port\b"; then
-    qim node add --address 127.0.0.1 --tcp-port "$sync_port" --type sync >/dev/null
+    qim node add --address 127.0.0.1 --tcp-port "$sync_port" --type sync --admin 127.0.0.1:9031 >/dev/null
   fi
   for who in demo1 demo2; do
     admin_http POST /v1/accounts "{\"no\":\"$who\",\"password\":\"${who}pass\"}" >/dev/null

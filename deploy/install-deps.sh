@@ -11,7 +11,7 @@ PACKAGES=(
   libspdlog-dev libgtest-dev libgmock-dev librocksdb-dev prometheus-cpp-dev
   libsodium-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   redis-server redis-tools clang-14 libclang-rt-14-dev
-  libsqlite3-dev
+  libsqlite3-dev libedit-dev
   iproute2 procps curl
 )
 

@@ -8,7 +8,7 @@
 #include <random>
 
 #include "imsdk/connection.h"
-#include "imsdk/http_client.h"
+#include "common/http/http_client.h"
 #include "proto/im_client.pb.h"
 
 namespace im::sdk {
@@ -270,8 +270,8 @@ void SyncModule::Bootstrap() {
         token_error = "no admin url to get a token from";
       } else {
         nlohmann::json req = {{"no", no}, {"password", password}};
-        HttpResponse res;
-        if (!HttpRequest(admin, "POST", "/v1/tokens", req.dump(), timeout, &res, &token_error)) {
+        http::FetchResult res;
+        if (!http::Fetch(admin, "POST", "/v1/tokens", req.dump(), timeout, &res, &token_error)) {
           // transport failure: retry later
         } else if (res.status != 200) {
           token_status = res.status;
@@ -290,8 +290,8 @@ void SyncModule::Bootstrap() {
       }
     }
     if (!static_nodes && !admin.empty()) {
-      HttpResponse res;
-      if (HttpRequest(admin, "GET", "/v1/nodes", "", timeout, &res, &nodes_error)) {
+      http::FetchResult res;
+      if (http::Fetch(admin, "GET", "/v1/nodes", "", timeout, &res, &nodes_error)) {
         if (res.status == 200) {
           nodes_json = res.body;
         } else {

@@ -151,6 +151,11 @@ rpc::QueryOnlineReply PresenceTable::Query(const std::vector<std::int64_t>& uids
   return reply;
 }
 
+std::size_t PresenceTable::online_users() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return users_.size();
+}
+
 std::size_t PresenceTable::online_devices() const {
   std::lock_guard<std::mutex> lock(mu_);
   return devices_;

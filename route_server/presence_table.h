@@ -45,6 +45,7 @@ class PresenceTable {
   void Kick(const std::vector<std::int64_t>& uids);
   rpc::QueryOnlineReply Query(const std::vector<std::int64_t>& uids) const;
 
+  std::size_t online_users() const;
   std::size_t online_devices() const;
   std::size_t nodes() const;
 

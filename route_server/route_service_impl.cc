@@ -153,6 +153,17 @@ grpc::ServerUnaryReactor* RouteServiceImpl::QueryOnline(grpc::CallbackServerCont
   return reactor;
 }
 
+grpc::ServerUnaryReactor* RouteServiceImpl::PresenceStats(grpc::CallbackServerContext* context,
+                                                          const rpc::PresenceStatsRequest*,
+                                                          rpc::PresenceStatsReply* reply) {
+  reply->set_online_users(static_cast<std::int64_t>(table_->online_users()));
+  reply->set_online_devices(static_cast<std::int64_t>(table_->online_devices()));
+  reply->set_notify_nodes(static_cast<std::int64_t>(table_->nodes()));
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* RouteServiceImpl::Kick(grpc::CallbackServerContext* context,
                                                  const rpc::KickRequest* request, rpc::KickReply*) {
   table_->Kick({request->uids().begin(), request->uids().end()});

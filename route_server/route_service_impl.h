@@ -22,6 +22,9 @@ class RouteServiceImpl final : public rpc::RouteService::CallbackService {
   grpc::ServerBidiReactor<rpc::NotifyToRoute, rpc::RouteToNotify>* Attach(grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context, const rpc::PublishRequest* request,
                                     rpc::PublishReply* reply) override;
+  grpc::ServerUnaryReactor* PresenceStats(grpc::CallbackServerContext* context,
+                                          const rpc::PresenceStatsRequest* request,
+                                          rpc::PresenceStatsReply* reply) override;
   grpc::ServerUnaryReactor* QueryOnline(grpc::CallbackServerContext* context, const rpc::QueryOnlineRequest* request,
                                         rpc::QueryOnlineReply* reply) override;
   grpc::ServerUnaryReactor* Kick(grpc::CallbackServerContext* context, const rpc::KickRequest* request,

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "proto/im_client.pb.h"
@@ -104,6 +105,14 @@ class ChatE2eTest : public ::testing::Test {
     }
     ADD_FAILURE() << "no IM_CMD_SYNC_PULL_RES";
     return {frames, {}};
+  }
+
+  // The operators' console against the cluster's admin_qim; returns its exit code.
+  static int Qim(std::vector<std::string> args, std::string* out) {
+    args.insert(args.begin(), {testing::BinaryPath("qim"), "--endpoint",
+                               "127.0.0.1:" + std::to_string(cluster_->admin_grpc_port()), "--secret",
+                               "test-admin-secret"});
+    return testing::RunCommand(args, out);
   }
 
   static inline bool setup_ok_ = false;
@@ -330,24 +339,80 @@ TEST_F(ChatE2eTest, FourSendersThousandMessagesEachKeepOrder) {
   EXPECT_EQ(total, 4 * kPerSender);
 }
 
+// qim stats: each node's health and client connections come from its own
+// /healthz and /metrics, online users from route_server.
+TEST_F(ChatE2eTest, StatsCountConnectionsAndOnlineUsersFromTheDaemons) {
+  std::string out;
+  for (const auto& [name, type] : {std::pair<std::string, std::string>{"notify1", "notify"}, {"sync0", "sync"}}) {
+    ASSERT_EQ(Qim({"node", "add", "--address", "127.0.0.1", "--tcp-port", std::to_string(cluster_->port(name)),
+                   "--type", type, "--admin", "127.0.0.1:" + std::to_string(cluster_->admin_port(name))},
+                  &out),
+              0)
+        << out;
+  }
+  const auto dan = uids_["dan"];
+  auto dan_phone = Notify(dan, 1, 1);
+  auto dan_tablet = Notify(dan, 2, 1);
+  auto dan_sync = Sync(dan, 1);
+  // The daemons refresh their gauges every second: wait until stats shows them.
+  auto field = [](const std::string& text, const std::string& key) -> std::int64_t {
+    const auto at = text.find(key);
+    return at == std::string::npos ? -1 : std::atoll(text.c_str() + at + key.size());
+  };
+  auto connections = [](const std::string& text, const std::string& endpoint) -> std::int64_t {
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream words(line);
+      std::vector<std::string> cells;
+      for (std::string w; words >> w;) cells.push_back(w);
+      if (cells.size() >= 7 && cells[2] == endpoint && cells[4] == "yes" && cells[5] == "healthz" &&
+          cells[6] != "-") {
+        return std::atoll(cells[6].c_str());
+      }
+    }
+    return -1;
+  };
+  const std::string notify_endpoint = "127.0.0.1:" + std::to_string(cluster_->notify_port(1));
+  const std::string sync_endpoint = "127.0.0.1:" + std::to_string(cluster_->sync_port());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  for (;;) {
+    ASSERT_EQ(Qim({"stats"}, &out), 0) << out;
+    if ((connections(out, notify_endpoint) >= 2 && connections(out, sync_endpoint) >= 1 &&
+         field(out, "online users: ") >= 1 && field(out, "online devices: ") >= 2) ||
+        std::chrono::steady_clock::now() > deadline) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_GE(connections(out, notify_endpoint), 2) << out;
+  EXPECT_GE(connections(out, sync_endpoint), 1) << out;
+  EXPECT_GE(field(out, "online users: "), 1) << out;
+  EXPECT_GE(field(out, "online devices: "), 2) << out;
+
+  // A killed node is reported unhealthy; back up, healthy again.
+  cluster_->Kill("notify1");
+  dan_phone.reset();
+  dan_tablet.reset();
+  ASSERT_EQ(Qim({"stats"}, &out), 0) << out;
+  EXPECT_EQ(connections(out, notify_endpoint), -1) << out;
+  EXPECT_NE(out.find(notify_endpoint), std::string::npos) << out;
+  ASSERT_TRUE(cluster_->Restart("notify1").ok());
+  ASSERT_EQ(Qim({"stats"}, &out), 0) << out;
+  EXPECT_GE(connections(out, notify_endpoint), 0) << out;
+}
+
 TEST_F(ChatE2eTest, OperatorConsoleReachesLiveClients) {
   const auto eve = uids_["eve"];
   auto eve_n = Notify(eve, 1, 1);
   auto eve_s = Sync(eve, 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  auto qim = [](std::vector<std::string> args, std::string* out) {
-    args.insert(args.begin(), {testing::BinaryPath("qim"), "--endpoint",
-                               "127.0.0.1:" + std::to_string(cluster_->admin_grpc_port()), "--secret",
-                               "test-admin-secret"});
-    return testing::RunCommand(args, out);
-  };
   std::string out;
   // Online status comes from route_server.
-  ASSERT_EQ(qim({"online", std::to_string(eve)}, &out), 0) << out;
+  ASSERT_EQ(Qim({"online", std::to_string(eve)}, &out), 0) << out;
   EXPECT_NE(out.find("127.0.0.1:" + std::to_string(cluster_->notify_port(1))), std::string::npos) << out;
 
   // A system message is stored and pushed like any message, from uid 1.
-  ASSERT_EQ(qim({"send", "--to", std::to_string(eve), "maintenance at noon"}, &out), 0) << out;
+  ASSERT_EQ(Qim({"send", "--to", std::to_string(eve), "maintenance at noon"}, &out), 0) << out;
   auto push = eve_n->WaitFor(client::IM_CMD_NOTIFY_SYNC_HAS_CHATDATA, std::chrono::seconds(5));
   ASSERT_TRUE(push.has_value());
   auto n = push->As<ImSyncNotifyWithData>();
@@ -355,7 +420,7 @@ TEST_F(ChatE2eTest, OperatorConsoleReachesLiveClients) {
   EXPECT_EQ(n.content(), "maintenance at noon");
 
   // A ban disconnects the live client within a second, and its token stops working.
-  ASSERT_EQ(qim({"ban", std::to_string(eve)}, &out), 0) << out;
+  ASSERT_EQ(Qim({"ban", std::to_string(eve)}, &out), 0) << out;
   const auto banned_at = std::chrono::steady_clock::now();
   EXPECT_TRUE(eve_n->WaitClosed(std::chrono::seconds(3)));
   EXPECT_TRUE(eve_s->WaitClosed(std::chrono::seconds(3)));

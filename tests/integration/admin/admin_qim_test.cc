@@ -128,8 +128,9 @@ TEST(SchemaMigrationTest, UpgradesADatabaseAtAnOlderVersion) {
   auto found = Migrate(pool);
   ASSERT_TRUE(found.ok()) << found.status();
   EXPECT_EQ(*found, 1);
-  EXPECT_EQ(Trim(*db.Query("SELECT GROUP_CONCAT(version ORDER BY version) FROM im.schema_version")), "1,2");
+  EXPECT_EQ(Trim(*db.Query("SELECT GROUP_CONCAT(version ORDER BY version) FROM im.schema_version")), "1,2,3");
   EXPECT_EQ(Trim(*db.Query("SELECT COUNT(*) FROM im.change_clock")), "1");
+  EXPECT_EQ(Trim(*db.Query("SELECT COUNT(*) FROM im.node_admin")), "0");
   // A database newer than the binary is refused, not touched.
   ASSERT_TRUE(db.Query("INSERT INTO im.schema_version VALUES (99, 'future', 0)").ok());
   auto newer = Migrate(pool);

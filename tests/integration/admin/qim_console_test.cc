@@ -3,8 +3,18 @@
 // HTTP API, errors a person can act on, and the line-by-line mode.
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "common/auth/token_store.h"
 #include "common/redis/redis_client.h"
@@ -156,8 +166,10 @@ TEST_F(QimConsoleTest, OneShotCommandsTakeEffect) {
   EXPECT_EQ(Qim({"group", "mute", gid}).code, 0);
   EXPECT_EQ(Get("/v1/groups/" + gid)["muted"], true);
 
+  // Node 1's admin endpoint is admin_qim's own: /healthz answers, /metrics has no connection count.
+  const std::string admin_endpoint = "127.0.0.1:" + std::to_string(admin_->admin_port());
   QimRun node = Qim({"node", "add", "--address", "127.0.0.1", "--tcp-port", std::to_string(admin_->http_port()),
-                  "--udp-port", "21985", "--type", "notify", "--weight", "70"});
+                     "--udp-port", "21985", "--type", "notify", "--weight", "70", "--admin", admin_endpoint});
   ASSERT_EQ(node.code, 0) << node.output;
   ASSERT_EQ(Qim({"node", "add", "--address", "127.0.0.1", "--tcp-port", "1", "--type", "sync"}).code, 0);
   json nodes = Get("/v1/nodes")["confgiinfo"]["node_array"];
@@ -166,26 +178,40 @@ TEST_F(QimConsoleTest, OneShotCommandsTakeEffect) {
   EXPECT_EQ(nodes[0]["server_type"], 1);
   EXPECT_EQ(nodes[1]["server_type"], 2);
   const std::string node_id = std::to_string(nodes[1]["id"].get<std::int64_t>());
+  EXPECT_FALSE(nodes[0].contains("admin_endpoint"));  // operators' business, not SDKs'
   QimRun listed = Qim({"node", "list"});
   EXPECT_EQ(listed.code, 0);
   EXPECT_NE(listed.output.find("DISABLED"), std::string::npos) << listed.output;
+  EXPECT_EQ(RowOf(listed.output, "1").back(), admin_endpoint) << listed.output;
   const std::int64_t before = Get("/v1/nodes")["confgiinfo_timestamp"];
-  EXPECT_EQ(Qim({"node", "disable", node_id}).code, 0);
+  QimRun disabled = Qim({"node", "disable", node_id});
+  EXPECT_EQ(disabled.code, 0) << disabled.output;
   EXPECT_EQ(Get("/v1/nodes")["confgiinfo"]["node_array"][1]["disabled"], 1);
   EXPECT_GT(Get("/v1/nodes")["confgiinfo_timestamp"].get<std::int64_t>(), before);  // SDKs see a change
   EXPECT_EQ(Qim({"node", "enable", node_id}).code, 0);
   EXPECT_EQ(Get("/v1/nodes")["confgiinfo"]["node_array"][1]["disabled"], 0);
   EXPECT_EQ(Qim({"node", "disable", node_id}).code, 0);
 
-  // stats: node 1 listens (admin_qim's own HTTP port), node 2 is disabled.
+  // stats: node 1 is checked by its /healthz, node 2 (no admin endpoint,
+  // nothing listening) by a TCP probe. Without route_server the online
+  // counts are unknown, and stats says why.
   QimRun stats = Qim({"stats"});
   ASSERT_EQ(stats.code, 0) << stats.output;
   EXPECT_NE(stats.output.find("accounts: 3"), std::string::npos) << stats.output;
   EXPECT_NE(stats.output.find("groups: 1"), std::string::npos) << stats.output;
-  EXPECT_EQ(RowOf(stats.output, "1"),
-            (std::vector<std::string>{"1", "notify", "127.0.0.1:" + std::to_string(admin_->http_port()), "no", "yes"}))
+  const auto row1 = RowOf(stats.output, "1");
+  ASSERT_GE(row1.size(), 7u) << stats.output;
+  EXPECT_EQ(std::vector<std::string>(row1.begin(), row1.begin() + 7),
+            (std::vector<std::string>{"1", "notify", "127.0.0.1:" + std::to_string(admin_->http_port()), "no", "yes",
+                                      "healthz", "-"}))
       << stats.output;
-  EXPECT_EQ(RowOf(stats.output, "2"), (std::vector<std::string>{"2", "sync", "127.0.0.1:1", "yes", "no"}))
+  EXPECT_NE(stats.output.find("/metrics has no im_notify_state"), std::string::npos) << stats.output;
+  const auto row2 = RowOf(stats.output, "2");
+  ASSERT_GE(row2.size(), 7u) << stats.output;
+  EXPECT_EQ(std::vector<std::string>(row2.begin(), row2.begin() + 7),
+            (std::vector<std::string>{"2", "sync", "127.0.0.1:1", "yes", "no", "tcp", "-"}))
+      << stats.output;
+  EXPECT_NE(stats.output.find("online users: unknown (online totals need route_server"), std::string::npos)
       << stats.output;
 
   EXPECT_EQ(Qim({"friend", u, u2}).code, 0);
@@ -314,6 +340,135 @@ TEST_F(QimConsoleTest, ReadsCommandsLineByLineFromAPipe) {
       &out);
   EXPECT_EQ(failed, 1) << out;
   EXPECT_EQ(Http(admin_->http_port(), "GET", "/v1/accounts/piped2").status, 200);
+}
+
+// qim on a pseudo-terminal, as a person would run it.
+class PtyQim {
+ public:
+  PtyQim(const std::vector<std::string>& argv, const std::string& history_file) {
+    pid_ = forkpty(&master_, nullptr, nullptr, nullptr);
+    if (pid_ == 0) {
+      setenv("QIM_HISTORY", history_file.c_str(), 1);
+      setenv("TERM", "dumb", 1);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+  }
+  ~PtyQim() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (master_ >= 0) close(master_);
+  }
+  bool started() const { return pid_ > 0; }
+  // Types once qim waits for a key: its main thread is blocked in read() on
+  // the terminal (fd 0). Keys typed while the line editor is still setting up
+  // the terminal can be echoed by the line discipline or flushed away.
+  void Type(const std::string& keys) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    const std::string syscall_file = "/proc/" + std::to_string(pid_) + "/syscall";
+    for (;;) {
+      std::ifstream in(syscall_file);
+      std::string nr, fd;
+      in >> nr >> fd;
+      if ((nr == "0" && fd == "0x0") || std::chrono::steady_clock::now() > deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_EQ(write(master_, keys.data(), keys.size()), static_cast<ssize_t>(keys.size()));
+  }
+  // Reads until `text` has appeared in the output since the last match, or 10 s pass.
+  bool WaitFor(const std::string& text) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (auto at = screen_.find(text, consumed_); at != std::string::npos) {
+        consumed_ = at + text.size();
+        return true;
+      }
+      pollfd p{master_, POLLIN, 0};
+      if (poll(&p, 1, 100) != 1) continue;
+      char buf[4096];
+      const ssize_t n = read(master_, buf, sizeof buf);
+      if (n <= 0) return false;
+      screen_.append(buf, static_cast<std::size_t>(n));
+    }
+    return false;
+  }
+  // The exit code, or -1 when qim does not exit within 10 s.
+  int Wait() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      // Drain the output so qim never blocks writing it; EIO once it closed the terminal.
+      char buf[4096];
+      pollfd p{master_, POLLIN, 0};
+      if (poll(&p, 1, 20) == 1 && read(master_, buf, sizeof buf) > 0) continue;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+  const std::string& screen() const { return screen_; }
+
+ private:
+  int master_ = -1;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  std::string screen_;
+  std::size_t consumed_ = 0;
+};
+
+TEST_F(QimConsoleTest, PromptCompletesCommandsAndKeepsHistory) {
+  const std::string history = dir_->path() + "/qim_history";
+  std::remove(history.c_str());
+  {
+    PtyQim qim({QIM_BIN, "--endpoint", admin_->grpc_endpoint(), "--secret", testing::kSecret}, history);
+    ASSERT_TRUE(qim.started());
+    ASSERT_TRUE(qim.WaitFor("qim> ")) << qim.screen();
+    // Tab completes the command and its subcommand; the completed line runs.
+    qim.Type("no\t");
+    ASSERT_TRUE(qim.WaitFor("node ")) << qim.screen();
+    qim.Type("li\t");
+    ASSERT_TRUE(qim.WaitFor("list")) << qim.screen();
+    qim.Type("\n");
+    EXPECT_TRUE(qim.WaitFor("DISABLED")) << qim.screen();  // the node table's header
+    ASSERT_TRUE(qim.WaitFor("qim> ")) << qim.screen();
+    qim.Type("account create ptyuser --password ptyuser-pass\n");
+    ASSERT_TRUE(qim.WaitFor("qim> ")) << qim.screen();
+    qim.Type("account get ptyuser\n");
+    ASSERT_TRUE(qim.WaitFor("qim> ")) << qim.screen();
+    qim.Type("quit\n");
+    EXPECT_EQ(qim.Wait(), 0) << qim.screen();
+  }
+  EXPECT_EQ(Http(admin_->http_port(), "GET", "/v1/accounts/ptyuser").status, 200);
+  // Both lines are in the history file (libedit escapes spaces as \040).
+  std::ifstream in(history);
+  std::stringstream saved;
+  saved << in.rdbuf();
+  std::string text = saved.str();
+  for (std::size_t at; (at = text.find("\\040")) != std::string::npos;) text.replace(at, 4, " ");
+  EXPECT_NE(text.find("node list"), std::string::npos) << text;
+  EXPECT_NE(text.find("account get ptyuser"), std::string::npos) << text;
+  EXPECT_EQ(text.find("ptyuser-pass"), std::string::npos) << text;  // lines with a password are not kept
+  struct stat st {};
+  ASSERT_EQ(stat(history.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  // A new session starts with that history: Ctrl-P (previous line) walks back through it.
+  PtyQim again({QIM_BIN, "--endpoint", admin_->grpc_endpoint(), "--secret", testing::kSecret}, history);
+  ASSERT_TRUE(again.WaitFor("qim> ")) << again.screen();
+  again.Type("\x10");  // "quit", the last line
+  EXPECT_TRUE(again.WaitFor("quit")) << again.screen();
+  again.Type("\x10");
+  EXPECT_TRUE(again.WaitFor("account get ptyuser")) << again.screen();
+  again.Type("\x15quit\n");  // Ctrl-U clears the line
+  EXPECT_EQ(again.Wait(), 0) << again.screen();
 }
 
 TEST_F(QimConsoleTest, ReadsEndpointAndSecretFromConfigFile) {

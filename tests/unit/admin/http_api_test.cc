@@ -101,6 +101,7 @@ class FakeCluster final : public ClusterClient {
   absl::StatusOr<std::vector<OnlineDeviceInfo>> QueryOnline(std::int64_t) override {
     return absl::UnavailableError("none");
   }
+  absl::StatusOr<PresenceTotals> Presence() override { return absl::UnavailableError("none"); }
 };
 
 class HttpApiUnitTest : public ::testing::Test {
@@ -131,7 +132,8 @@ class HttpApiUnitTest : public ::testing::Test {
 };
 
 TEST_F(HttpApiUnitTest, NodesUseTheSeedShape) {
-  store_.nodes = {NodeRecord{3, 21983, 21985, 100, 1, "", "127.0.0.1", true}};
+  // The admin endpoint is for operators; SDKs never see it.
+  store_.nodes = {NodeRecord{3, 21983, 21985, 100, 1, "", "127.0.0.1", true, "127.0.0.1:9083"}};
   auto r = Call("GET", "/v1/nodes", "", false);
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(json::parse(r.body),
@@ -196,6 +198,29 @@ TEST_F(HttpApiUnitTest, UserLoginsAreRateLimitedAndCheckThePassword) {
   EXPECT_EQ(Call("POST", "/v1/tokens", R"({"no":"zxt77","password":"secret-1"})", false).status, 429);
   EXPECT_EQ(Call("POST", "/v1/tokens", R"({"uid":2})", false).status, 401);
   EXPECT_EQ(Call("POST", "/v1/tokens", R"({"uid":2})").status, 200);
+}
+
+}  // namespace
+}  // namespace im::admin
+
+namespace im::admin {
+namespace {
+
+TEST(PrometheusSampleTest, FindsTheExactSeriesOnly) {
+  const std::string text =
+      "# HELP im_notify_state notify_server state\n"
+      "# TYPE im_notify_state gauge\n"
+      "im_notify_state{what=\"connections_total\"} 9\n"
+      "im_notify_state{what=\"connections\"} 1234\n"
+      "im_sync_connections 7 1700000000000\n"
+      "im_sync_connections_total 3\n"
+      "im_bad NaNope\n";
+  EXPECT_EQ(FindSample(text, "im_notify_state{what=\"connections\"}"), 1234.0);
+  EXPECT_EQ(FindSample(text, "im_sync_connections"), 7.0);  // a timestamp after the value is ignored
+  EXPECT_EQ(FindSample(text, "im_notify_state"), std::nullopt);
+  EXPECT_EQ(FindSample(text, "im_missing"), std::nullopt);
+  EXPECT_EQ(FindSample(text, "im_bad"), std::nullopt);
+  EXPECT_EQ(FindSample("", "im_sync_connections"), std::nullopt);
 }
 
 }  // namespace

@@ -41,9 +41,12 @@ TEST(PresenceTableTest, ChangesSnapshotsAndNodeRemoval) {
   auto a = t.AddNode("a", "127.0.0.1:1", sink);
   t.Apply(a, Presence({{1, 10, true}, {1, 11, true}, {2, 20, true}}, true));
   EXPECT_EQ(t.online_devices(), 3u);
+  EXPECT_EQ(t.online_users(), 2u);
   EXPECT_EQ(Devices(t, 1), 2);
   t.Apply(a, Presence({{1, 10, false}}, false));
   EXPECT_EQ(Devices(t, 1), 1);
+  t.Apply(a, Presence({{2, 20, false}}, false));
+  EXPECT_EQ(t.online_users(), 1u);
   // A snapshot replaces everything the node said before.
   t.Apply(a, Presence({{3, 30, true}}, true));
   EXPECT_EQ(Devices(t, 1), 0);
@@ -51,6 +54,7 @@ TEST(PresenceTableTest, ChangesSnapshotsAndNodeRemoval) {
   EXPECT_EQ(Devices(t, 3), 1);
   t.RemoveNode(a);
   EXPECT_EQ(t.online_devices(), 0u);
+  EXPECT_EQ(t.online_users(), 0u);
   EXPECT_EQ(t.nodes(), 0u);
 }
 

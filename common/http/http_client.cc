@@ -1,4 +1,4 @@
-#include "imsdk/http_client.h"
+#include "common/http/http_client.h"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -8,19 +8,18 @@
 
 #include <chrono>
 
-namespace im::sdk {
+namespace im::http {
 namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 }  // namespace
 
-bool HttpRequest(const std::string& base_url, const std::string& method, const std::string& path,
-                 const std::string& json_body, int timeout_ms, HttpResponse* response,
-                 std::string* error) {
+bool Fetch(const std::string& base_url, const std::string& method, const std::string& path,
+           const std::string& json_body, int timeout_ms, FetchResult* response, std::string* error) {
   const std::string scheme = "http://";
   if (base_url.compare(0, scheme.size(), scheme) != 0) {
-    *error = "admin url must start with http://: " + base_url;
+    *error = "url must start with http://: " + base_url;
     return false;
   }
   std::string rest = base_url.substr(scheme.size());
@@ -52,7 +51,7 @@ bool HttpRequest(const std::string& base_url, const std::string& method, const s
       method == "POST" ? http::verb::post : (method == "DELETE" ? http::verb::delete_ : http::verb::get),
       prefix + path, 11);
   req.set(http::field::host, rest);
-  req.set(http::field::user_agent, "imsdk");
+  req.set(http::field::user_agent, "qim");
   if (!json_body.empty() || method == "POST") {
     req.set(http::field::content_type, "application/json");
     req.body() = json_body;
@@ -89,4 +88,4 @@ bool HttpRequest(const std::string& base_url, const std::string& method, const s
   return true;
 }
 
-}  // namespace im::sdk
+}  // namespace im::http
