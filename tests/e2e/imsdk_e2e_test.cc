@@ -534,6 +534,18 @@ struct CApp {
     std::lock_guard<std::mutex> lock(app->mu);
     app->state = state;
   }
+  ~CApp() { IMSdkDestroy(); }  // the process-wide instance, if still there
+
+  // IMSdkInit with discovery at `admin_url`, the store in `state_dir`, fast reconnects.
+  int Init(const std::string& admin_url, const std::string& state_dir) {
+    IMSdkConfig config{};
+    config.admin_url = admin_url.c_str();
+    config.state_dir = state_dir.c_str();
+    config.reconnect_initial_ms = 100;
+    config.reconnect_max_ms = 500;
+    const IMSdkCallbacks cb = Callbacks();
+    return IMSdkInit(&config, &cb);
+  }
   IMSdkCallbacks Callbacks() {
     IMSdkCallbacks cb{};
     cb.user_data = this;
@@ -562,13 +574,7 @@ TEST_F(ImSdkE2eTest, BufferedConfigUsedWhenAdminIsDown) {
   {
     testing::TempDir state("imsdk-quinn1");
     CApp app;
-    IMSdkConfig config{};
-    config.admin_url = admin.c_str();
-    config.state_dir = state.path().c_str();
-    config.reconnect_initial_ms = 100;
-    config.reconnect_max_ms = 500;
-    const IMSdkCallbacks cb = app.Callbacks();
-    ASSERT_EQ(IMSdkInit(&config, &cb), IMSDK_OK);
+    ASSERT_EQ(app.Init(admin, state.path()), IMSDK_OK);
     ASSERT_EQ(IMSdkSetToken(quinn, token->c_str()), IMSDK_OK);
     ASSERT_EQ(IMSdkStartup(), IMSDK_OK);
     EXPECT_TRUE(WaitFor([&] { return app.With([&] { return app.state; }) == IMSDK_STATE_ONLINE; }, kWait));
@@ -587,13 +593,7 @@ TEST_F(ImSdkE2eTest, BufferedConfigUsedWhenAdminIsDown) {
   {
     testing::TempDir state("imsdk-quinn2");  // a fresh install: nothing buffered in its store
     CApp app;
-    IMSdkConfig config{};
-    config.admin_url = admin.c_str();
-    config.state_dir = state.path().c_str();
-    config.reconnect_initial_ms = 100;
-    config.reconnect_max_ms = 500;
-    const IMSdkCallbacks cb = app.Callbacks();
-    ASSERT_EQ(IMSdkInit(&config, &cb), IMSDK_OK);
+    ASSERT_EQ(app.Init(admin, state.path()), IMSDK_OK);
     ASSERT_EQ(IMSdkSetBufferedServerNodeInfo(cached.c_str()), IMSDK_OK);
     ASSERT_EQ(IMSdkSetToken(quinn, token->c_str()), IMSDK_OK);
     ASSERT_EQ(IMSdkStartup(), IMSDK_OK);
