@@ -7,10 +7,14 @@
 #include <gtest/gtest.h>
 
 #include <condition_variable>
+#include <cstdio>
+#include <functional>
+#include <map>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "imsdk/imsdk.h"
 #include "imsdk/imsdk_c.h"
