@@ -104,8 +104,8 @@ struct Options {
   int http_timeout_ms = 5000;
   int send_retry_ms = 5000;            // resend (same msgid) when unanswered this long
   int send_give_up_ms = 60000;         // then report kSendTimedOut
-  int pull_limit = 100;
-  int sync_pool_size = 1;              // sync_server connections (pulls use the first)
+  int pull_limit = 100;                // messages per pull; halved after a sync link is lost mid-pull
+  int sync_pool_size = 1;              // sync_server connections (sends and pulls spread over them)
   StartPolicy start_policy = StartPolicy::kAll;
   bool keep_history = true;            // store delivered messages for History()
   /// Runs callbacks; empty = call them on the SDK thread.

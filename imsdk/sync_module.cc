@@ -61,6 +61,8 @@ SyncModule::SyncModule(asio::io_context& io, Options options, Callbacks callback
       bootstrap_timer_(io),
       tick_timer_(io) {
   if (options_.sync_pool_size < 1) options_.sync_pool_size = 1;
+  if (options_.pull_limit < 1) options_.pull_limit = 100;
+  pull_limit_ = options_.pull_limit;
   auto init_link = [&](Link& l, int type, int index) {
     l.type = type;
     l.index = index;
@@ -535,11 +537,17 @@ void SyncModule::OnLinkDown(Link& link, const std::string& reason) {
   if (link.type == kNotifyServer) {
     if (running_) SetState(State::kConnecting);
   } else {
+    bool lost_pull = false;
     for (auto& [gid, seq] : seqs_) {
-      if (seq.pulling) {
+      if (seq.pulling && seq.pull_link == link.index) {  // pulls on other links go on
         seq.pulling = false;
         seq.want_pull = true;
+        lost_pull = true;
       }
+    }
+    if (lost_pull && pull_limit_ > 1) {
+      pull_limit_ = std::max(1, pull_limit_ / 2);
+      Logf(LogLevel::kInfo, "uid={} sync link lost during a pull; pulling {} at a time", uid_, pull_limit_);
     }
     for (auto& [id, s] : sends_) s.inflight = false;
   }
@@ -772,14 +780,9 @@ void SyncModule::StartPull(std::int64_t group_id) {
     seq.pull_again = true;
     return;
   }
-  // Pulls use the first ready link of the pool, so one sequence's pulls stay ordered.
-  Link* link = nullptr;
-  for (auto& l : sync_) {
-    if (l.ready && l.conn) {
-      link = &l;
-      break;
-    }
-  }
+  // Pulls are spread over the pool. A sequence has one pull at a time, and
+  // its follow-up pages stay on that pull's link, so its order holds.
+  Link* link = ReadySync();
   if (link == nullptr) {
     seq.want_pull = true;
     return;
@@ -792,11 +795,12 @@ void SyncModule::IssuePull(std::int64_t group_id, Link& link) {
   seq.pulling = true;
   seq.pull_again = false;
   seq.want_pull = false;
+  seq.pull_link = link.index;
   std::int64_t from = seq.last;
   pb::ImSyncPull req;
   req.set_groupid(group_id);
   req.set_offset(from);
-  req.set_limit(options_.pull_limit);
+  req.set_limit(pull_limit_);
   auto first = std::make_shared<bool>(true);
   auto conn = link.conn;
   Link* lp = &link;

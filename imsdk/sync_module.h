@@ -85,6 +85,7 @@ class SyncModule {
     bool pulling = false;
     bool pull_again = false;
     bool want_pull = false;  // waiting for a sync link, or for retry_at_ms
+    int pull_link = -1;      // index of the sync link the running pull is on
     std::int64_t retry_at_ms = 0;  // steady; after a failed (5xx) pull
   };
   struct InflightSend {
@@ -163,6 +164,10 @@ class SyncModule {
   std::vector<Link> sync_;
   std::size_t next_sync_ = 0;
 
+  /// Messages asked per pull: options_.pull_limit, halved each time a sync
+  /// link is lost while a pull runs on it (a server may drop a client whose
+  /// answer is too large), so a backlog of big messages still gets through.
+  int pull_limit_ = 100;
   std::map<std::int64_t, Sequence> seqs_;
   std::int64_t peer_sync_key_ = 0;
   std::map<std::int32_t, InflightSend> sends_;

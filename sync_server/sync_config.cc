@@ -15,7 +15,7 @@ void DeclareConfig(config::Schema& schema, SyncConfig* c) {
   schema.Add("server.idle_timeout_ms", &c->tcp.limits.idle_timeout_ms,
              "close a connection silent this long (3 heartbeat intervals); 0: never", 0, 86400000);
   schema.Add("server.max_output_bytes", &c->max_output_bytes,
-             "unsent bytes queued for a client before it is dropped as a slow reader", 1024, 1 << 30);
+             "unsent bytes queued for a client before it is dropped as a slow reader; a pull answer carries at most half", 1024, 1 << 30);
   schema.Add("server.max_requests_per_second", &c->tcp.limits.max_requests_per_second,
              "frames per second per connection before it is cut off", 1, 1000000);
   schema.Add("access.addresses", &c->access_addresses, "access_server host:port list (round-robin)");

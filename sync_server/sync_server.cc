@@ -89,7 +89,8 @@ class SyncServer final : public daemon::Daemon {
     token_options.threads = config_.token_check_threads;
     tokens_ = std::make_unique<auth::TokenCheckPool>(token_options);
     tokens_->Start();
-    handler_ = std::make_unique<SyncSessionHandler>(access_.get(), tokens_.get());
+    handler_ = std::make_unique<SyncSessionHandler>(access_.get(), tokens_.get(),
+                                                    static_cast<std::size_t>(config_.max_output_bytes / 2));
     kicks_ = std::make_unique<auth::KickSubscriber>(token_options.redis,
                                                     [this](std::int64_t uid) { handler_->Kick(uid); });
     kicks_->Start();

@@ -50,8 +50,9 @@ void FillDownlink(const rpc::ChatRecord& r, Downlink* m) {
 
 }  // namespace
 
-SyncSessionHandler::SyncSessionHandler(AccessClient* access, auth::TokenCheckPool* tokens)
-    : access_(access), tokens_(tokens) {}
+SyncSessionHandler::SyncSessionHandler(AccessClient* access, auth::TokenCheckPool* tokens,
+                                       std::size_t max_pull_answer_bytes)
+    : access_(access), tokens_(tokens), max_pull_answer_bytes_(max_pull_answer_bytes) {}
 
 void SyncSessionHandler::OnLogin(const net::SessionPtr& session, const client::ImLogin& login) {
   tokens_->Check(session->uid(), login.token(), [session](absl::StatusOr<auth::TokenCheck> result) {
@@ -209,7 +210,8 @@ void SyncSessionHandler::Pull(const net::SessionPtr& session, const net::Frame& 
   request.set_limit(pull.limit());
   auto guard = std::make_shared<InFlight>(&in_flight_);
   const std::int64_t gid = pull.groupid();
-  auto done = [session, seq, gid, after = pull.offset(), guard](absl::StatusOr<rpc::SyncReply> reply) {
+  const std::size_t budget = max_pull_answer_bytes_;
+  auto done = [session, seq, gid, after = pull.offset(), guard, budget](absl::StatusOr<rpc::SyncReply> reply) {
     const std::int64_t uid = session->uid();
     client::ImSyncPullRes res;
     res.set_groupid(gid);
@@ -222,25 +224,36 @@ void SyncSessionHandler::Pull(const net::SessionPtr& session, const net::Frame& 
       res.set_desp(reply->desp());
       if (reply->code() == net::kCodeOk) {
         // Every message as its own downlink frame with the pull's seq, oldest
-        // first, then the summary.
+        // first, then the summary. Messages past the byte budget are left
+        // for the next pull (lastOffset stops before them, hasMore is set):
+        // a large answer queued at once would exceed the output limit and
+        // drop even a client that reads at full speed.
         std::string frames;
+        std::int64_t last_sent = after;
+        int sent = 0;
         for (const rpc::ChatRecord& r : reply->records()) {
+          std::string frame;
           if (gid == 0) {
             client::ImClientSendMsgSync m;
             FillDownlink(r, &m);
             m.set_touid(r.payload().to_uid());
-            frames += net::EncodeFrame(uid, net::kCmdClientSendIm, seq, m);
+            frame = net::EncodeFrame(uid, net::kCmdClientSendIm, seq, m);
           } else {
             client::ImGroupSendMsgSync m;
             FillDownlink(r, &m);
             m.set_togroupid(r.payload().gid());
             m.set_touid(uid);  // the receiving member
-            frames += net::EncodeFrame(uid, net::kCmdGroupSendIm, seq, m);
+            frame = net::EncodeFrame(uid, net::kCmdGroupSendIm, seq, m);
           }
+          if (!frames.empty() && frames.size() + frame.size() > budget) break;
+          frames += frame;
+          last_sent = r.offset();
+          ++sent;
         }
-        res.set_lastoffset(reply->last_offset());
+        const bool cut = sent < reply->records_size();
+        res.set_lastoffset(cut ? last_sent : reply->last_offset());
         res.set_serveroffset(reply->server_offset());
-        res.set_hasmore(reply->has_more());
+        res.set_hasmore(cut || reply->has_more());
         session->Send(std::move(frames));
       }
     }

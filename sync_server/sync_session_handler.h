@@ -23,7 +23,12 @@ class AccessClient;
 
 class SyncSessionHandler final : public net::SessionHandler {
  public:
-  SyncSessionHandler(AccessClient* access, auth::TokenCheckPool* tokens);
+  /// `max_pull_answer_bytes`: the data frames of one pull answer stop below
+  /// this many bytes (at least one message is sent; the rest is left for the
+  /// next pull: `hasMore`), so an answer never overflows a connection's output
+  /// limit by itself. Pass about half of server.max_output_bytes.
+  SyncSessionHandler(AccessClient* access, auth::TokenCheckPool* tokens,
+                     std::size_t max_pull_answer_bytes = 128 << 10);
 
   void OnLogin(const net::SessionPtr& session, const client::ImLogin& login) override;
   void OnLoggedIn(const net::SessionPtr& session) override;
@@ -48,6 +53,7 @@ class SyncSessionHandler final : public net::SessionHandler {
 
   AccessClient* access_;
   auth::TokenCheckPool* tokens_;
+  std::size_t max_pull_answer_bytes_;
   std::mutex sessions_mu_;
   std::unordered_multimap<std::int64_t, std::weak_ptr<net::Session>> sessions_;  // guarded by sessions_mu_
   std::atomic<int> in_flight_{0};

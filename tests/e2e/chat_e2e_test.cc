@@ -42,7 +42,7 @@ class ChatE2eTest : public ::testing::Test {
     options.extra_flags["sync0"] = {"--server.max_requests_per_second", "100000"};
     absl::Status s = cluster_->Start(options);
     ASSERT_TRUE(s.ok()) << s;
-    for (const char* no : {"ann", "ben", "cat", "dan", "eve"}) {
+    for (const char* no : {"ann", "ben", "cat", "dan", "eve", "fox", "gil"}) {
       auto uid = cluster_->CreateAccount(no);
       ASSERT_TRUE(uid.ok()) << uid.status();
       uids_[no] = *uid;
@@ -251,6 +251,39 @@ TEST_F(ChatE2eTest, SendErrorsAndRetryDedupe) {
   auto dan_sync = Sync(dan, 1);
   auto [frames, summary] = Pull(*dan_sync, 0, 0);
   EXPECT_EQ(frames.size(), 1u);  // the retried message once, nothing else
+}
+
+// A pull of large messages is cut by size (half of sync_server's output
+// limit, 256 KiB by default), not only by `limit`: queued at once, the whole
+// answer would exceed the output limit and drop even a client reading at
+// full speed. The rest comes with the next pulls (hasMore).
+TEST_F(ChatE2eTest, PullOfLargeMessagesIsCutBySizeAndContinues) {
+  const auto fox = uids_["fox"], gil = uids_["gil"];
+  auto sender = Sync(fox, 1);
+  constexpr int kCount = 10;
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_EQ(SendPeer(*sender, gil, std::to_string(i) + std::string(60000, 'x'), i + 1).code(), 200);
+  }
+  auto reader = Sync(gil, 1);
+  auto [frames, summary] = Pull(*reader, 0, 0, kCount);
+  ASSERT_EQ(summary.code(), 200);
+  ASSERT_GE(frames.size(), 1u);
+  EXPECT_LT(frames.size(), static_cast<std::size_t>(kCount));
+  EXPECT_TRUE(summary.hasmore());
+  EXPECT_EQ(summary.lastoffset(), frames.back().As<ImClientSendMsgSync>().offset());
+  EXPECT_EQ(summary.serveroffset(), kCount);
+
+  std::int64_t after = summary.lastoffset();
+  int pulls = 1;
+  while (summary.hasmore() && pulls < 3 * kCount) {
+    std::tie(frames, summary) = Pull(*reader, 0, after, kCount);
+    ASSERT_EQ(summary.code(), 200);
+    for (const auto& f : frames) EXPECT_EQ(f.As<ImClientSendMsgSync>().offset(), ++after);
+    EXPECT_EQ(summary.lastoffset(), after);
+    ++pulls;
+  }
+  EXPECT_EQ(after, kCount);
+  EXPECT_FALSE(summary.hasmore());
 }
 
 TEST_F(ChatE2eTest, ProtocolViolationsGetErrorAndClose) {

@@ -215,6 +215,21 @@ absl::StatusOr<std::string> LocalCluster::AdminPost(const std::string& path, con
   return body;
 }
 
+absl::Status LocalCluster::RegisterNodes(int weight) {
+  for (const std::string& name : order_) {
+    const bool notify = name.rfind("notify", 0) == 0;
+    if (!notify && name.rfind("sync", 0) != 0) continue;
+    std::string out;
+    const int rc = RunCommand({BinaryPath("qim"), "--endpoint", Local(grpc_ports_.at("admin")), "--secret",
+                               options_.admin_secret, "node", "add", "--address", "127.0.0.1", "--tcp-port",
+                               std::to_string(port(name)), "--type", notify ? "notify" : "sync", "--weight",
+                               std::to_string(weight)},
+                              &out);
+    if (rc != 0) return absl::InternalError("qim node add for " + name + ": " + out);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::int64_t> LocalCluster::CreateAccount(const std::string& no, const std::string& password) {
   std::string out;
   const int rc = RunCommand({"curl", "-s", "-m", "5", "-X", "POST", "-H", "Content-Type: application/json", "-H",

@@ -65,6 +65,10 @@ class LocalCluster {
   absl::StatusOr<std::string> IssueToken(std::int64_t uid);
   /// An admin call to admin_qim's HTTP API; returns the body of a 2xx answer.
   absl::StatusOr<std::string> AdminPost(const std::string& path, const std::string& json);
+  /// Adds every notify and sync server of the cluster to node_list through the
+  /// operators' console (`qim node add`, as deploy/cluster.sh does), so SDKs
+  /// find them with GET /v1/nodes. Needs admin and the `qim` binary; call once.
+  absl::Status RegisterNodes(int weight = 100);
 
  private:
   struct Component {

@@ -470,6 +470,10 @@ class Session : public std::enable_shared_from_this<Session> {
         pb::ImSyncPull req;
         if (!Parse(&req, body)) return Error(400, "undecodable body", h.seq);
         ++cluster_->pulls;
+        if (cluster_->drop_pulls_over.load() > 0 && req.limit() > cluster_->drop_pulls_over.load()) {
+          Close();  // like a server dropping a client whose answer overflows its output queue
+          return;
+        }
         int code = 0;
         std::int64_t newest = 0;
         std::vector<StoredMsg> msgs;

@@ -57,6 +57,7 @@ class FakeCluster {
   std::atomic<int> fail_sends{0};         // the next N sends are answered 503, not stored
   std::atomic<bool> drop_pongs{false};    // PINGs go unanswered
   std::atomic<int> fail_pulls{0};         // the next N pulls are answered 503
+  std::atomic<int> drop_pulls_over{0};    // >0: a pull asking more messages closes the connection
   std::atomic<int> ignore_logins{0};      // the next N logins get no answer
   std::atomic<int> reject_sends{0};       // the next N sends get IM_CMD_ERROR 400 + close
 

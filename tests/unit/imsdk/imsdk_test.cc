@@ -188,6 +188,19 @@ TEST_F(ImSdkTest, LargeBacklogIsPulledInPages) {
   EXPECT_GE(cluster_.pulls.load(), 3);
 }
 
+// A server that drops the connection whenever a pull asks for more than 10
+// messages (e.g. an answer too large for its output queue): the SDK asks for
+// fewer after each such loss and still catches up.
+TEST_F(ImSdkTest, PullLimitShrinksWhenPullsLoseTheConnection) {
+  for (int i = 1; i <= 60; ++i) cluster_.InjectPeer(707, 708, "b" + std::to_string(i));
+  cluster_.drop_pulls_over = 10;
+  Options o = Direct();
+  o.pull_limit = 100;
+  auto b = Online(708, o);
+  ASSERT_TRUE(b->WaitMessages(0, 60, milliseconds(10000))) << b->logs();
+  ExpectInOrder(b->messages(0), 1, 60);
+}
+
 TEST_F(ImSdkTest, GroupMessagesAndGroupGaps) {
   cluster_.AddGroup(9001, {707, 708});
   auto a = Online(707, Direct());
