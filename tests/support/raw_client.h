@@ -41,6 +41,8 @@ class RawClient {
   bool Connect(int port, const std::string& host = "127.0.0.1");
   void Close();
   bool connected() const { return fd_ >= 0; }
+  /// True once a read found the connection closed by the server.
+  bool peer_closed() const { return closed_by_peer_; }
 
   /// Sends one frame; `uid` goes in the header.
   bool Send(std::int64_t uid, std::int16_t cmdid, std::int32_t seq, const google::protobuf::MessageLite& body);
