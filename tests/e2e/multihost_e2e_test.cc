@@ -14,10 +14,8 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <regex>
 #include <string>
 #include <thread>
@@ -30,6 +28,7 @@
 #include "imsdk/imsdk.h"
 #include "tests/support/local_cluster.h"
 #include "tests/support/netns_lab.h"
+#include "tests/unit/imsdk/test_client.h"
 
 namespace im {
 namespace {
@@ -39,6 +38,8 @@ using testing::LocalCluster;
 using testing::NetnsLab;
 using testing::RunCommand;
 using testing::ScopedNetns;
+using sdk::testing::TestClient;
+using sdk::testing::WaitFor;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kMessagesPerPhase = 5;
@@ -49,121 +50,64 @@ const std::vector<std::string> kClusterHosts = {"redis",   "mysql",   "admin",  
                                                 "route0",  "access0", "access1", "notify0",  "notify1",
                                                 "sync0"};
 
-// One SDK client and everything it reported, guarded by mu.
-class Client {
- public:
-  // Creates the SDK on a thread that has entered `netns`: the SDK's threads,
-  // and so all of its sockets, live on that host.
-  Client(const std::string& netns, const std::string& admin_url, const std::string& no) {
-    sdk::Options options;
-    options.admin_url = admin_url;
-    options.heartbeat_interval_ms = 1000;  // a cut link is noticed within ~2 s
-    options.reconnect_initial_ms = 200;
-    options.reconnect_max_ms = 1000;
-    options.connect_timeout_ms = 1000;
-    options.http_timeout_ms = 3000;
-    options.send_retry_ms = 2000;
-    options.send_give_up_ms = 30000;
-    sdk::Callbacks callbacks;
-    callbacks.on_message = [this](const sdk::Message& m) {
-      std::lock_guard<std::mutex> lock(mu_);
-      messages_.push_back(m);
-      changed_.notify_all();
-    };
-    callbacks.on_send_result = [this](const sdk::SendResult& r) {
-      std::lock_guard<std::mutex> lock(mu_);
-      results_.push_back(r);
-      changed_.notify_all();
-    };
-    callbacks.on_log = [this](sdk::LogLevel, const std::string& line) {
-      static const std::regex kLoggedIn("notify#(\\d+) logged in");
-      std::smatch m;
-      std::lock_guard<std::mutex> lock(mu_);
-      log_ += line + "\n";
-      if (std::regex_search(line, m, kLoggedIn)) notify_logins_.push_back(std::stoll(m[1]));
-      changed_.notify_all();
-    };
-    std::thread([&] {
-      ScopedNetns on_host(netns);
-      status_ = on_host.status();
-      if (!status_.ok()) return;
-      sdk_ = std::make_unique<sdk::ImSdk>(options, callbacks);
-    }).join();
-    if (sdk_) {
-      sdk_->SetAccount(no, "password1");
-      sdk_->Startup();
-    }
+// An SDK client on a client host: the TestClient is created on a thread that
+// has entered the host's namespace, so the SDK's threads, and all sockets
+// they open, live on that host. Logs in with `no` through admin_qim.
+std::unique_ptr<TestClient> ClientOn(const std::string& netns, const std::string& admin_url, const std::string& no,
+                                     absl::Status* status) {
+  sdk::Options options = TestClient::FastOptions();
+  options.admin_url = admin_url;
+  options.heartbeat_interval_ms = 1000;  // a cut link is noticed within ~2 s
+  options.http_timeout_ms = 3000;
+  options.send_retry_ms = 2000;
+  options.send_give_up_ms = 30000;
+  std::unique_ptr<TestClient> client;
+  std::thread([&] {
+    ScopedNetns on_host(netns);
+    *status = on_host.status();
+    if (status->ok()) client = std::make_unique<TestClient>(options);
+  }).join();
+  if (client) {
+    client->sdk->SetAccount(no, "password1");
+    client->sdk->Startup();
   }
-  ~Client() { sdk_.reset(); }  // joins the SDK threads before the members go
+  return client;
+}
 
-  const absl::Status& status() const { return status_; }
-  sdk::ImSdk& sdk() { return *sdk_; }
+// Contents of the peer messages received from `from`, in delivery order.
+std::vector<std::string> ReceivedFrom(TestClient& c, std::int64_t from) {
+  std::vector<std::string> out;
+  for (const auto& m : c.messages(0)) {
+    if (m.from_uid == from) out.push_back(m.content);
+  }
+  return out;
+}
 
-  // Waits until `done()` holds (evaluated under the lock); false on timeout.
-  template <typename Pred>
-  bool WaitUntil(Pred done) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return changed_.wait_until(lock, Clock::now() + kWait, [&] { return done(); });
+// The notify node ids the client logged in to, in order (from the SDK log).
+std::vector<std::int64_t> NotifyLogins(TestClient& c) {
+  static const std::regex kLoggedIn("notify#(\\d+) logged in");
+  std::vector<std::int64_t> ids;
+  const std::string logs = c.logs();
+  for (std::sregex_iterator it(logs.begin(), logs.end(), kLoggedIn), end; it != end; ++it) {
+    ids.push_back(std::stoll((*it)[1]));
   }
-  bool WaitSynced() {
-    const auto deadline = Clock::now() + kWait;
-    while (Clock::now() < deadline) {
-      if (sdk_->state() == sdk::State::kOnline && sdk_->synced()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
-  }
+  return ids;
+}
 
-  // Contents of the messages received from `from`, in delivery order.
-  std::vector<std::string> ReceivedFrom(std::int64_t from) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return ReceivedFromLocked(from);
-  }
-  std::vector<std::string> ReceivedFromLocked(std::int64_t from) const {
-    std::vector<std::string> out;
-    for (const auto& m : messages_) {
-      if (m.group_id == 0 && m.from_uid == from) out.push_back(m.content);
-    }
-    return out;
-  }
-  std::size_t AnsweredLocked(int code) const {
-    std::size_t n = 0;
-    for (const auto& r : results_) n += r.code == code ? 1 : 0;
-    return n;
-  }
-  std::size_t ResultCount() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return results_.size();
-  }
-  std::size_t Answered(int code) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return AnsweredLocked(code);
-  }
-  std::vector<std::int64_t> NotifyLogins() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return notify_logins_;
-  }
-  std::size_t NotifyLoginCountLocked() const { return notify_logins_.size(); }
-  std::string Log() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return log_;
-  }
+std::size_t Answered(TestClient& c, int code) {
+  std::size_t n = 0;
+  for (const auto& r : c.results()) n += r.code == code ? 1 : 0;
+  return n;
+}
 
- private:
-  absl::Status status_;
-  std::mutex mu_;
-  std::condition_variable changed_;
-  std::vector<sdk::Message> messages_;
-  std::vector<sdk::SendResult> results_;
-  std::vector<std::int64_t> notify_logins_;  // node ids, in login order
-  std::string log_;
-  std::unique_ptr<sdk::ImSdk> sdk_;  // last: destroyed first
-};
+bool WaitSynced(TestClient& c) {
+  return WaitFor([&] { return c.sdk->state() == sdk::State::kOnline && c.sdk->synced(); }, kWait);
+}
 
 // `count` messages "<tag> <i>" from one client to another.
-void SendBatch(Client& from, std::int64_t to, const std::string& tag, int count) {
+void SendBatch(TestClient& from, std::int64_t to, const std::string& tag, int count) {
   for (int i = 0; i < count; ++i) {
-    EXPECT_GT(from.sdk().SendPeerMsg(i, to, 1, tag + " " + std::to_string(i)), 0);
+    EXPECT_GT(from.sdk->SendPeerMsg(i, to, 1, tag + " " + std::to_string(i)), 0);
   }
 }
 
@@ -265,39 +209,42 @@ TEST(MultihostE2eTest, ChatAcrossHostsSurvivesACutNotifyLink) {
   const std::int64_t alice_id = *alice_uid, bob_id = *bob_uid;
 
   const std::string admin_url = "http://" + cluster.address("admin");
-  Client alice(lab->netns("clienta"), admin_url, "alice");
-  Client bob(lab->netns("clientb"), admin_url, "bob");
-  ASSERT_TRUE(alice.status().ok()) << alice.status();
-  ASSERT_TRUE(bob.status().ok()) << bob.status();
+  absl::Status alice_ok, bob_ok;
+  std::unique_ptr<TestClient> alice_client = ClientOn(lab->netns("clienta"), admin_url, "alice", &alice_ok);
+  std::unique_ptr<TestClient> bob_client = ClientOn(lab->netns("clientb"), admin_url, "bob", &bob_ok);
+  ASSERT_TRUE(alice_ok.ok()) << alice_ok;
+  ASSERT_TRUE(bob_ok.ok()) << bob_ok;
+  TestClient& alice = *alice_client;
+  TestClient& bob = *bob_client;
   // On any failure (also an ASSERT returning early) the logs say why.
   absl::Cleanup dump_on_failure = [&] {
     if (!::testing::Test::HasFailure()) return;
-    std::printf("--- alice SDK log\n%s--- bob SDK log\n%s", alice.Log().c_str(), bob.Log().c_str());
+    std::printf("--- alice SDK log\n%s--- bob SDK log\n%s", alice.logs().c_str(), bob.logs().c_str());
     for (const char* name : {"notify0", "notify1", "sync0", "access0"}) {
       std::printf("--- %s log\n%s", name, cluster.log(name).c_str());
     }
   };
-  ASSERT_TRUE(alice.WaitSynced()) << "alice not online: " << alice.Log();
-  ASSERT_TRUE(bob.WaitSynced()) << "bob not online: " << bob.Log();
+  ASSERT_TRUE(WaitSynced(alice)) << "alice not online: " << alice.logs();
+  ASSERT_TRUE(WaitSynced(bob)) << "bob not online: " << bob.logs();
 
   // Both ways, before the cut.
   SendBatch(alice, bob_id, "a->b before", kMessagesPerPhase);
   SendBatch(bob, alice_id, "b->a before", kMessagesPerPhase);
   const auto before = Clock::now();
-  EXPECT_TRUE(bob.WaitUntil([&] { return bob.ReceivedFromLocked(alice_id).size() >= kMessagesPerPhase; }));
-  EXPECT_TRUE(alice.WaitUntil([&] { return alice.ReceivedFromLocked(bob_id).size() >= kMessagesPerPhase; }));
+  EXPECT_TRUE(WaitFor([&] { return ReceivedFrom(bob, alice_id).size() >= kMessagesPerPhase; }, kWait));
+  EXPECT_TRUE(WaitFor([&] { return ReceivedFrom(alice, bob_id).size() >= kMessagesPerPhase; }, kWait));
   std::printf("before the cut: %d messages each way delivered in %.2f s\n", kMessagesPerPhase,
               std::chrono::duration<double>(Clock::now() - before).count());
-  ASSERT_TRUE(alice.WaitSynced());
-  ASSERT_TRUE(bob.WaitSynced());
+  ASSERT_TRUE(WaitSynced(alice));
+  ASSERT_TRUE(WaitSynced(bob));
 
   // Cut the cable of the notify host alice is on.
-  const auto alice_logins = alice.NotifyLogins();
-  ASSERT_FALSE(alice_logins.empty()) << alice.Log();
+  const auto alice_logins = NotifyLogins(alice);
+  ASSERT_FALSE(alice_logins.empty()) << alice.logs();
   const std::string victim = notify_by_id.at(alice_logins.back());
   const std::string survivor = victim == "notify0" ? "notify1" : "notify0";
-  const auto bob_logins = bob.NotifyLogins();
-  ASSERT_FALSE(bob_logins.empty()) << bob.Log();
+  const auto bob_logins = NotifyLogins(bob);
+  ASSERT_FALSE(bob_logins.empty()) << bob.logs();
   const bool bob_on_victim = notify_by_id.at(bob_logins.back()) == victim;
   std::printf("alice on %s, bob on %s; cutting %s's link\n", victim.c_str(),
               notify_by_id.at(bob_logins.back()).c_str(), victim.c_str());
@@ -311,39 +258,39 @@ TEST(MultihostE2eTest, ChatAcrossHostsSurvivesACutNotifyLink) {
   // learn of these through a notify link, so only by failing over to the
   // other notify node (login there, GET_SYNC_OFFSETS, pull).
   SendBatch(bob, alice_id, "b->a during", kMessagesPerPhase);
-  EXPECT_TRUE(alice.WaitUntil([&] { return alice.ReceivedFromLocked(bob_id).size() >= 2 * kMessagesPerPhase; }))
+  EXPECT_TRUE(WaitFor([&] { return ReceivedFrom(alice, bob_id).size() >= 2 * kMessagesPerPhase; }, kWait))
       << "alice did not get bob's messages sent during the cut";
-  EXPECT_GT(alice.NotifyLogins().size(), alice_logins_before) << "alice did not log in again after the cut";
-  EXPECT_EQ(notify_by_id.at(alice.NotifyLogins().back()), survivor) << "alice is not on the other notify node";
+  EXPECT_GT(NotifyLogins(alice).size(), alice_logins_before) << "alice did not log in again after the cut";
+  EXPECT_EQ(notify_by_id.at(NotifyLogins(alice).back()), survivor) << "alice is not on the other notify node";
   std::printf("alice failed over to %s and had bob's messages %.2f s after the cut\n", survivor.c_str(), since_cut());
   if (bob_on_victim) {
-    EXPECT_TRUE(bob.WaitUntil([&] { return bob.NotifyLoginCountLocked() > bob_logins_before; }))
+    EXPECT_TRUE(WaitFor([&] { return NotifyLogins(bob).size() > bob_logins_before; }, kWait))
         << "bob did not log in again after the cut";
-    EXPECT_EQ(notify_by_id.at(bob.NotifyLogins().back()), survivor) << "bob is not on the other notify node";
+    EXPECT_EQ(notify_by_id.at(NotifyLogins(bob).back()), survivor) << "bob is not on the other notify node";
   }
 
   // After the failover, each way in turn (the receiver idle, so pushes on
   // the new notify link or its heartbeat bring the messages).
   SendBatch(alice, bob_id, "a->b after", kMessagesPerPhase);
-  EXPECT_TRUE(bob.WaitUntil([&] { return bob.ReceivedFromLocked(alice_id).size() >= 2 * kMessagesPerPhase; }));
+  EXPECT_TRUE(WaitFor([&] { return ReceivedFrom(bob, alice_id).size() >= 2 * kMessagesPerPhase; }, kWait));
   SendBatch(bob, alice_id, "b->a after", kMessagesPerPhase);
-  EXPECT_TRUE(alice.WaitUntil([&] { return alice.ReceivedFromLocked(bob_id).size() >= 3 * kMessagesPerPhase; }));
-  EXPECT_TRUE(alice.WaitUntil([&] { return alice.AnsweredLocked(200) >= 2 * kMessagesPerPhase; }));
-  EXPECT_TRUE(bob.WaitUntil([&] { return bob.AnsweredLocked(200) >= 3 * kMessagesPerPhase; }));
-  EXPECT_TRUE(alice.WaitSynced());
-  EXPECT_TRUE(bob.WaitSynced());
+  EXPECT_TRUE(WaitFor([&] { return ReceivedFrom(alice, bob_id).size() >= 3 * kMessagesPerPhase; }, kWait));
+  EXPECT_TRUE(WaitFor([&] { return Answered(alice, 200) >= 2 * kMessagesPerPhase; }, kWait));
+  EXPECT_TRUE(WaitFor([&] { return Answered(bob, 200) >= 3 * kMessagesPerPhase; }, kWait));
+  EXPECT_TRUE(WaitSynced(alice));
+  EXPECT_TRUE(WaitSynced(bob));
   std::printf("after the failover: everything delivered %.2f s after the cut\n", since_cut());
 
   // Nothing lost, nothing doubled: every message of every phase once, every
-  // send answered 200 once, and both still on the surviving node.
-  ExpectExactlyOnce(bob.ReceivedFrom(alice_id), Expected({"a->b before", "a->b after"}, kMessagesPerPhase), "bob");
-  ExpectExactlyOnce(alice.ReceivedFrom(bob_id), Expected({"b->a before", "b->a during", "b->a after"}, kMessagesPerPhase),
+  // send answered 200 once, and alice still on the surviving node.
+  ExpectExactlyOnce(ReceivedFrom(bob, alice_id), Expected({"a->b before", "a->b after"}, kMessagesPerPhase), "bob");
+  ExpectExactlyOnce(ReceivedFrom(alice, bob_id), Expected({"b->a before", "b->a during", "b->a after"}, kMessagesPerPhase),
                     "alice");
-  EXPECT_EQ(alice.ResultCount(), 2u * kMessagesPerPhase);
-  EXPECT_EQ(alice.Answered(200), 2u * kMessagesPerPhase);
-  EXPECT_EQ(bob.ResultCount(), 3u * kMessagesPerPhase);
-  EXPECT_EQ(bob.Answered(200), 3u * kMessagesPerPhase);
-  EXPECT_EQ(notify_by_id.at(alice.NotifyLogins().back()), survivor);
+  EXPECT_EQ(alice.results().size(), 2u * kMessagesPerPhase);
+  EXPECT_EQ(Answered(alice, 200), 2u * kMessagesPerPhase);
+  EXPECT_EQ(bob.results().size(), 3u * kMessagesPerPhase);
+  EXPECT_EQ(Answered(bob, 200), 3u * kMessagesPerPhase);
+  EXPECT_EQ(notify_by_id.at(NotifyLogins(alice).back()), survivor);
 }
 
 }  // namespace
