@@ -83,6 +83,9 @@ absl::StatusOr<std::unique_ptr<NetnsLab>> NetnsLab::Create(const std::string& pr
   }
   if (absl::Status s = Ip({"netns", "add", lab->bridge_ns()}); !s.ok()) return s;
   lab->namespaces_.push_back(lab->bridge_ns());
+  // Starting processes in it needs more than creating it (a private mount
+  // namespace for /sys): check both here, where a failure means "cannot".
+  if (absl::Status s = Ip({"netns", "exec", lab->bridge_ns(), "true"}); !s.ok()) return s;
   if (absl::Status s = Ip({"-n", lab->bridge_ns(), "link", "add", "br0", "type", "bridge"}); !s.ok()) return s;
   if (absl::Status s = Ip({"-n", lab->bridge_ns(), "link", "set", "br0", "up"}); !s.ok()) return s;
   return lab;
