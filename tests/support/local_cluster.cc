@@ -15,12 +15,12 @@ std::string Join(const std::vector<std::string>& parts) {
   return out;
 }
 
-std::string Local(int port) { return "127.0.0.1:" + std::to_string(port); }
-
-// GET http://127.0.0.1:port/path; returns the status (0 when unreachable).
-int HttpStatus(int port, const std::string& path) {
+// GET http://host:port/path; returns the status (0 when unreachable).
+int HttpStatus(const std::string& host, int port, const std::string& path) {
   std::string out;
-  RunCommand({"curl", "-s", "-o", "/dev/null", "-m", "2", "-w", "%{http_code}", "http://" + Local(port) + path}, &out);
+  RunCommand({"curl", "-s", "-o", "/dev/null", "-m", "2", "-w", "%{http_code}",
+              "http://" + host + ":" + std::to_string(port) + path},
+             &out);
   return std::atoi(out.c_str());
 }
 
@@ -34,11 +34,22 @@ std::string BinaryPath(const std::string& daemon) {
 LocalCluster::LocalCluster() = default;
 LocalCluster::~LocalCluster() { Stop(); }
 
+const ServiceHost& LocalCluster::HostOf(const std::string& name) const {
+  static const ServiceHost kLoopback;
+  auto it = options_.hosts.find(name);
+  return it == options_.hosts.end() ? kLoopback : it->second;
+}
+
+std::string LocalCluster::AdminUrl(const std::string& path) const { return "http://" + address("admin") + path; }
+
 absl::Status LocalCluster::Launch(const std::string& name, Component component) {
+  const ServiceHost& host = HostOf(name);
+  component.host = host.address;
   component.admin_port = PickFreePort();
   component.args.insert(component.args.begin(), component.binary);
+  component.args.insert(component.args.begin(), host.command_prefix.begin(), host.command_prefix.end());
   component.args.push_back("--admin.listen");
-  component.args.push_back(Local(component.admin_port));
+  component.args.push_back(Address(name, component.admin_port));
   component.args.push_back("--admin.drain_timeout_ms");
   component.args.push_back("2000");
   auto extra = options_.extra_flags.find(name);
@@ -65,7 +76,8 @@ absl::Status LocalCluster::WaitHealthy(const std::string& name) {
     if (!c.process.running()) {
       return absl::InternalError(name + " exited during start-up:\n" + log(name));
     }
-    if (HttpStatus(c.admin_port, "/healthz") == 200 && (c.port == 0 || WaitForPort(c.port, std::chrono::milliseconds(1)))) {
+    if (HttpStatus(c.host, c.admin_port, "/healthz") == 200 &&
+        (c.port == 0 || WaitForPort(c.host, c.port, std::chrono::milliseconds(1)))) {
       return absl::OkStatus();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -76,12 +88,14 @@ absl::Status LocalCluster::WaitHealthy(const std::string& name) {
 absl::Status LocalCluster::Start(const ClusterOptions& options) {
   options_ = options;
   dir_ = std::make_unique<TempDir>("imcluster");
+  redis_.set_host(HostOf("redis"));
+  mysql_.set_host(HostOf("mysql"));
   if (absl::Status s = redis_.Start(); !s.ok()) return s;
   if (absl::Status s = mysql_.Start(); !s.ok()) return s;
   const std::vector<std::string> mysql_flags = {
-      "--mysql.host", "127.0.0.1", "--mysql.port", std::to_string(mysql_.port()), "--mysql.user", mysql_.user(),
+      "--mysql.host", mysql_.host(), "--mysql.port", std::to_string(mysql_.port()), "--mysql.user", mysql_.user(),
       "--mysql.password", mysql_.password(), "--mysql.database", mysql_.database()};
-  const std::vector<std::string> redis_flags = {"--redis.host", "127.0.0.1", "--redis.port",
+  const std::vector<std::string> redis_flags = {"--redis.host", redis_.host(), "--redis.port",
                                                 std::to_string(redis_.port())};
 
   // Ports are chosen up front so that admin_qim, started first, can be told
@@ -90,15 +104,17 @@ absl::Status LocalCluster::Start(const ClusterOptions& options) {
   for (int i = 0; i < options.route_shards; ++i) route_ports.push_back(PickFreePort());
   for (int i = 0; i < options.access_servers; ++i) access_ports.push_back(PickFreePort());
   std::vector<std::string> route_addresses, access_addresses;
-  for (int p : route_ports) route_addresses.push_back(Local(p));
-  for (int p : access_ports) access_addresses.push_back(Local(p));
+  for (int i = 0; i < options.route_shards; ++i) route_addresses.push_back(Address("route" + std::to_string(i), route_ports[i]));
+  for (int i = 0; i < options.access_servers; ++i) {
+    access_addresses.push_back(Address("access" + std::to_string(i), access_ports[i]));
+  }
 
   if (options.admin) {
     Component admin;
     admin.binary = BinaryPath("admin_qim");
     admin.port = PickFreePort();
     grpc_ports_["admin"] = PickFreePort();
-    admin.args = {"--http.listen", Local(admin.port), "--grpc.listen", Local(grpc_ports_["admin"]),
+    admin.args = {"--http.listen", Address("admin", admin.port), "--grpc.listen", Address("admin", grpc_ports_["admin"]),
                   "--auth.admin_secret", options.admin_secret};
     admin.args.insert(admin.args.end(), mysql_flags.begin(), mysql_flags.end());
     admin.args.insert(admin.args.end(), redis_flags.begin(), redis_flags.end());
@@ -116,18 +132,19 @@ absl::Status LocalCluster::Start(const ClusterOptions& options) {
     Component storage;
     storage.binary = BinaryPath("storage_server");
     storage.port = PickFreePort();
-    storage.args = {"--server.listen", Local(storage.port), "--shard.id", std::to_string(i), "--shard.count",
+    const std::string name = "storage" + std::to_string(i);
+    storage.args = {"--server.listen", Address(name, storage.port), "--shard.id", std::to_string(i), "--shard.count",
                     std::to_string(options.storage_shards), "--storage.data_dir",
                     dir_->path() + "/storage" + std::to_string(i)};
-    storage_addresses.push_back(Local(storage.port));
-    if (absl::Status s = Launch("storage" + std::to_string(i), std::move(storage)); !s.ok()) return s;
+    storage_addresses.push_back(Address(name, storage.port));
+    if (absl::Status s = Launch(name, std::move(storage)); !s.ok()) return s;
   }
 
   for (int i = 0; i < options.route_shards; ++i) {
     Component route;
     route.binary = BinaryPath("route_server");
     route.port = route_ports[i];
-    route.args = {"--server.listen", Local(route.port)};
+    route.args = {"--server.listen", route_addresses[i]};
     if (absl::Status s = Launch("route" + std::to_string(i), std::move(route)); !s.ok()) return s;
   }
 
@@ -135,7 +152,7 @@ absl::Status LocalCluster::Start(const ClusterOptions& options) {
     Component access;
     access.binary = BinaryPath("access_server");
     access.port = access_ports[i];
-    access.args = {"--server.listen", Local(access.port), "--storage.addresses", Join(storage_addresses),
+    access.args = {"--server.listen", access_addresses[i], "--storage.addresses", Join(storage_addresses),
                    "--route.addresses", Join(route_addresses)};
     access.args.insert(access.args.end(), mysql_flags.begin(), mysql_flags.end());
     access.args.insert(access.args.end(), redis_flags.begin(), redis_flags.end());
@@ -145,20 +162,22 @@ absl::Status LocalCluster::Start(const ClusterOptions& options) {
   for (int i = 0; i < options.notify_servers; ++i) {
     Component notify;
     notify.binary = BinaryPath("notify_server");
+    const std::string name = "notify" + std::to_string(i);
     notify.port = PickFreePort();
-    notify.args = {"--server.listen", Local(notify.port), "--access.address", access_addresses.at(0),
-                   "--route.addresses", Join(route_addresses), "--redis.host", "127.0.0.1", "--redis.port",
-                   std::to_string(redis_.port())};
-    if (absl::Status s = Launch("notify" + std::to_string(i), std::move(notify)); !s.ok()) return s;
+    notify.args = {"--server.listen", Address(name, notify.port), "--access.address", access_addresses.at(0),
+                   "--route.addresses", Join(route_addresses)};
+    notify.args.insert(notify.args.end(), redis_flags.begin(), redis_flags.end());
+    if (absl::Status s = Launch(name, std::move(notify)); !s.ok()) return s;
   }
 
   for (int i = 0; i < options.sync_servers; ++i) {
     Component sync;
     sync.binary = BinaryPath("sync_server");
+    const std::string name = "sync" + std::to_string(i);
     sync.port = PickFreePort();
-    sync.args = {"--server.listen", Local(sync.port), "--access.addresses", Join(access_addresses)};
+    sync.args = {"--server.listen", Address(name, sync.port), "--access.addresses", Join(access_addresses)};
     sync.args.insert(sync.args.end(), redis_flags.begin(), redis_flags.end());
-    if (absl::Status s = Launch("sync" + std::to_string(i), std::move(sync)); !s.ok()) return s;
+    if (absl::Status s = Launch(name, std::move(sync)); !s.ok()) return s;
   }
   return absl::OkStatus();
 }
@@ -179,6 +198,7 @@ void LocalCluster::Stop() {
 
 int LocalCluster::port(const std::string& name) const { return components_.at(name).port; }
 int LocalCluster::admin_port(const std::string& name) const { return components_.at(name).admin_port; }
+std::string LocalCluster::host(const std::string& name) const { return components_.at(name).host; }
 
 std::string LocalCluster::log(const std::string& name) const {
   std::ifstream in(dir_->path() + "/" + name + ".log");
@@ -204,7 +224,7 @@ absl::StatusOr<std::string> LocalCluster::AdminPost(const std::string& path, con
   std::string out;
   RunCommand({"curl", "-s", "-m", "5", "-w", "\n%{http_code}", "-X", "POST", "-H", "Content-Type: application/json",
               "-H", "Authorization: Bearer " + options_.admin_secret, "-d", json,
-              "http://" + Local(port("admin")) + path},
+              AdminUrl(path)},
              &out);
   const auto nl = out.rfind('\n');
   const int status = nl == std::string::npos ? 0 : std::atoi(out.c_str() + nl + 1);
@@ -235,7 +255,7 @@ absl::StatusOr<std::int64_t> LocalCluster::CreateAccount(const std::string& no, 
   const int rc = RunCommand({"curl", "-s", "-m", "5", "-X", "POST", "-H", "Content-Type: application/json", "-H",
                              "Authorization: Bearer " + options_.admin_secret, "-d",
                              "{\"no\":\"" + no + "\",\"password\":\"" + password + "\"}",
-                             "http://" + Local(port("admin")) + "/v1/accounts"},
+                             AdminUrl("/v1/accounts")},
                             &out);
   const auto at = out.find("\"uid\":");
   if (rc != 0 || at == std::string::npos) return absl::InternalError("create account " + no + ": " + out);
@@ -247,7 +267,7 @@ absl::StatusOr<std::string> LocalCluster::IssueToken(std::int64_t uid) {
   const int rc = RunCommand({"curl", "-s", "-m", "5", "-X", "POST", "-H", "Content-Type: application/json", "-H",
                              "Authorization: Bearer " + options_.admin_secret, "-d",
                              "{\"uid\":" + std::to_string(uid) + "}",
-                             "http://" + Local(port("admin")) + "/v1/tokens"},
+                             AdminUrl("/v1/tokens")},
                             &out);
   const auto at = out.find("\"token\":\"");
   if (rc != 0 || at == std::string::npos) return absl::InternalError("token for " + std::to_string(uid) + ": " + out);

@@ -3,7 +3,9 @@
 // tests: a private Redis and MariaDB, then the daemons, each on free ports
 // with its own temp dir and log file, started with flags (no config files).
 // Components are addressed by name ("storage0", "access0", "notify1", …) so
-// tests can kill, pause and restart them. Not thread safe.
+// tests can kill, pause and restart them. ClusterOptions::hosts can place
+// each component on its own host (e.g. a network namespace, see
+// tests/support/netns_lab.h) instead of loopback. Not thread safe.
 
 #include <chrono>
 #include <map>
@@ -26,6 +28,10 @@ struct ClusterOptions {
   std::string admin_secret = "test-admin-secret";
   /// Extra flags per component name, e.g. {"access0", {"--limits.rate_limit_per_s", "0"}}.
   std::map<std::string, std::vector<std::string>> extra_flags;
+  /// Where each component runs, by name ("redis", "mysql", "admin", "storage0",
+  /// …); absent: loopback. The test process must reach every address from
+  /// its own network namespace (health checks, admin calls).
+  std::map<std::string, ServiceHost> hosts;
 };
 
 /// Where the built binaries are (set by CMake as IM_BUILD_DIR).
@@ -46,7 +52,8 @@ class LocalCluster {
   /// The main port of a component (gRPC, client TCP or admin_qim HTTP).
   int port(const std::string& name) const;
   int admin_port(const std::string& name) const;  // /metrics, /healthz
-  std::string address(const std::string& name) const { return "127.0.0.1:" + std::to_string(port(name)); }
+  std::string host(const std::string& name) const;  // the component's IPv4 address
+  std::string address(const std::string& name) const { return host(name) + ":" + std::to_string(port(name)); }
   std::string log(const std::string& name) const;  // the component's log so far
   int notify_port(int i = 0) const { return port("notify" + std::to_string(i)); }
   int sync_port(int i = 0) const { return port("sync" + std::to_string(i)); }
@@ -72,6 +79,7 @@ class LocalCluster {
 
  private:
   struct Component {
+    std::string host;
     std::string binary;
     std::vector<std::string> args;
     int port = 0;
@@ -81,6 +89,9 @@ class LocalCluster {
   absl::Status Launch(const std::string& name, Component component);
   absl::Status StartProcess(const std::string& name);
   absl::Status WaitHealthy(const std::string& name);
+  const ServiceHost& HostOf(const std::string& name) const;
+  std::string Address(const std::string& name, int port) const { return HostOf(name).address + ":" + std::to_string(port); }
+  std::string AdminUrl(const std::string& path) const;
 
   ClusterOptions options_;
   std::unique_ptr<TempDir> dir_;

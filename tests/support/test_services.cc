@@ -31,13 +31,13 @@ bool CanBind(int port) {
   return ok;
 }
 
-bool CanConnect(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
+bool CanConnect(const std::string& host, int port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return false;
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
   const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return ok;
@@ -62,10 +62,12 @@ int PickFreePort() {
   return 0;
 }
 
-bool WaitForPort(int port, std::chrono::milliseconds timeout) {
+bool WaitForPort(int port, std::chrono::milliseconds timeout) { return WaitForPort("127.0.0.1", port, timeout); }
+
+bool WaitForPort(const std::string& host, int port, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (CanConnect(port)) return true;
+    if (CanConnect(host, port)) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
@@ -209,14 +211,14 @@ PrivateRedis::~PrivateRedis() { Kill(); }
 absl::Status PrivateRedis::Start() {
   if (!dir_) dir_ = std::make_unique<TempDir>("imredis");
   if (port_ == 0) port_ = PickFreePort();  // a restart keeps its port
-  auto child = ChildProcess::Start(
-      {FindExecutable({"/usr/bin/redis-server", "redis-server"}), "--port", std::to_string(port_),
-       "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir_->path(),
-       "--daemonize", "no", "--protected-mode", "no"},
-      dir_->path() + "/redis.log");
+  std::vector<std::string> argv = host_.command_prefix;
+  argv.insert(argv.end(), {FindExecutable({"/usr/bin/redis-server", "redis-server"}), "--port", std::to_string(port_),
+                           "--bind", host_.address, "--save", "", "--appendonly", "no", "--dir", dir_->path(),
+                           "--daemonize", "no", "--protected-mode", "no"});
+  auto child = ChildProcess::Start(argv, dir_->path() + "/redis.log");
   if (!child.ok()) return child.status();
   process_ = std::move(*child);
-  if (!WaitForPort(port_, std::chrono::seconds(10))) {
+  if (!WaitForPort(host_.address, port_, std::chrono::seconds(10))) {
     return absl::UnavailableError("redis-server did not start on port " + std::to_string(port_));
   }
   return absl::OkStatus();
@@ -258,11 +260,14 @@ absl::Status PrivateMariaDb::Start() {
     }
     installed_ = true;
     if (absl::Status s = StartServer(); !s.ok()) return s;
+    // On another host the clients connect from their own addresses.
+    const std::string remote_user =
+        host_.loopback() ? "" : "CREATE USER 'im'@'%' IDENTIFIED BY 'impass'; GRANT ALL ON im.* TO 'im'@'%'; ";
     auto created = Query(
         "CREATE DATABASE im CHARACTER SET utf8mb4; "
         "CREATE USER 'im'@'localhost' IDENTIFIED BY 'impass'; "
         "CREATE USER 'im'@'127.0.0.1' IDENTIFIED BY 'impass'; "
-        "GRANT ALL ON im.* TO 'im'@'localhost'; GRANT ALL ON im.* TO 'im'@'127.0.0.1';");
+        "GRANT ALL ON im.* TO 'im'@'localhost'; GRANT ALL ON im.* TO 'im'@'127.0.0.1'; " + remote_user);
     if (!created.ok()) return created.status();
     return absl::OkStatus();
   }
@@ -270,13 +275,14 @@ absl::Status PrivateMariaDb::Start() {
 }
 
 absl::Status PrivateMariaDb::StartServer() {
-  std::vector<std::string> argv = {
+  std::vector<std::string> argv = host_.command_prefix;
+  argv.insert(argv.end(), {
       FindExecutable({"/usr/sbin/mariadbd", "/usr/sbin/mysqld", "mariadbd"}), "--no-defaults",
       "--datadir=" + dir_->path() + "/data", "--socket=" + socket_path(),
-      "--port=" + std::to_string(port_), "--bind-address=127.0.0.1", "--skip-name-resolve",
+      "--port=" + std::to_string(port_), "--bind-address=" + host_.address, "--skip-name-resolve",
       "--pid-file=" + dir_->path() + "/mariadbd.pid", "--log-error=" + dir_->path() + "/err.log",
       "--innodb-buffer-pool-size=64M", "--innodb-log-file-size=16M", "--max-connections=500",
-      "--skip-log-bin", "--tmpdir=" + dir_->path() + "/tmp"};
+      "--skip-log-bin", "--tmpdir=" + dir_->path() + "/tmp"});
   if (::geteuid() == 0) argv.push_back("--user=root");
   auto child = ChildProcess::Start(argv, dir_->path() + "/stdout.log");
   if (!child.ok()) return child.status();

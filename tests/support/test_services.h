@@ -9,17 +9,30 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 
 namespace im::testing {
 
+/// Where a test service runs: the IPv4 address it listens on and is reached
+/// at, and a command prefix its process is started with, e.g.
+/// {"ip", "netns", "exec", "lab-redis"} to run it in another network
+/// namespace (tests/support/netns_lab.h). The default: loopback, no prefix.
+struct ServiceHost {
+  std::string address = "127.0.0.1";
+  std::vector<std::string> command_prefix;
+  bool loopback() const { return address == "127.0.0.1"; }
+};
+
 /// A random free TCP port on 127.0.0.1 below the ephemeral range (20000–32000).
 int PickFreePort();
 
-/// True once something accepts TCP connections on 127.0.0.1:port.
+/// True once something accepts TCP connections on 127.0.0.1:port (or host:port,
+/// host an IPv4 address reachable from the calling thread's network namespace).
 bool WaitForPort(int port, std::chrono::milliseconds timeout);
+bool WaitForPort(const std::string& host, int port, std::chrono::milliseconds timeout);
 
 /// A fresh directory under $TMPDIR, removed with its contents on destruction.
 class TempDir {
@@ -68,26 +81,35 @@ class PrivateRedis {
  public:
   PrivateRedis();
   ~PrivateRedis();
+  /// Where it runs (before Start; default loopback).
+  void set_host(ServiceHost host) { host_ = std::move(host); }
+  const std::string& host() const { return host_.address; }
   absl::Status Start();
   void Stop();     // SIGTERM and wait
   void Kill();     // SIGKILL
   void Pause();    // SIGSTOP (a hung server)
   void Resume();   // SIGCONT
   int port() const { return port_; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string address() const { return host_.address + ":" + std::to_string(port_); }
 
  private:
+  ServiceHost host_;
   std::unique_ptr<TempDir> dir_;
   ChildProcess process_;
   int port_ = 0;
 };
 
 /// A private MariaDB server with a database `im` and a user `im`/`impass`
-/// reachable over TCP on 127.0.0.1. Not thread safe.
+/// reachable over TCP on 127.0.0.1 (or on its host's address, from any
+/// address). Not thread safe.
 class PrivateMariaDb {
  public:
   PrivateMariaDb();
   ~PrivateMariaDb();
+  /// Where it runs (before Start; default loopback). The root client calls
+  /// (Query, ping, shutdown) go through the Unix socket and work from anywhere.
+  void set_host(ServiceHost host) { host_ = std::move(host); }
+  const std::string& host() const { return host_.address; }
   absl::Status Start();
   void Stop();
   void Kill();
@@ -101,6 +123,7 @@ class PrivateMariaDb {
 
  private:
   absl::Status StartServer();
+  ServiceHost host_;
   std::unique_ptr<TempDir> dir_;
   ChildProcess process_;
   int port_ = 0;
