@@ -6,7 +6,14 @@
 //
 //   imbench_cluster [--notify-servers N] [--sync-servers N] [--storage-shards N]
 //                   [--access-servers N] [--route-shards N]
-//                   [--flag COMPONENT=--key=value ...] [--env FILE] [-- command args...]
+//                   [--flag COMPONENT=--key=value ...] [--env FILE]
+//                   [--accounts N --accounts-file FILE] [-- command args...]
+//
+// --accounts N writes N accounts straight into admin_qim's schema (no
+// password: they log in with tokens only) and a login token for each into
+// Redis, and writes "uid token" lines to FILE for imbench --accounts: a
+// hundred thousand accounts in seconds, where the HTTP API hashes a password
+// per account.
 //
 // Environment given to the command (and written to --env FILE as shell
 // assignments): IMBENCH_NOTIFY, IMBENCH_SYNC (comma-separated host:port),
@@ -21,7 +28,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -29,6 +38,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/auth/token_store.h"
+#include "common/redis/redis_client.h"
 #include "tests/support/local_cluster.h"
 
 namespace {
@@ -46,11 +57,42 @@ int Usage(const char* why) {
   return 2;
 }
 
+// Bulk accounts (see the header comment); "" or an error message.
+std::string CreateBulkAccounts(im::testing::LocalCluster& cluster, int count, const std::string& file) {
+  const std::string prefix = "bulk" + std::to_string(std::time(nullptr)) + "_";
+  constexpr int kChunk = 2000;  // a mariadb command-line argument is capped at 128 KiB
+  for (int start = 0; start < count; start += kChunk) {
+    std::string values;
+    for (int i = start; i < std::min(count, start + kChunk); ++i) {
+      values += (i > start ? ",('" : "('") + prefix + std::to_string(i) + "')";
+    }
+    auto inserted = cluster.mysql().Query("INSERT INTO im.user_id (no) VALUES " + values);
+    if (!inserted.ok()) return "insert accounts: " + std::string(inserted.status().message());
+  }
+  auto first = cluster.mysql().Query("SELECT MIN(id), COUNT(*) FROM im.user_id WHERE no LIKE '" + prefix + "%'");
+  if (!first.ok()) return "select accounts: " + std::string(first.status().message());
+  const std::int64_t first_uid = std::atoll(first->c_str());
+  im::redis::RedisOptions redis_options;
+  redis_options.port = cluster.redis().port();
+  im::redis::RedisClient redis(redis_options);
+  im::auth::TokenStore tokens(&redis);
+  std::ofstream out(file);
+  for (int i = 0; i < count; ++i) {
+    // Auto-increment ids of one multi-row INSERT are consecutive.
+    auto token = tokens.Issue(first_uid + i, 7 * 86400);
+    if (!token.ok()) return "issue token: " + std::string(token.status().message());
+    out << first_uid + i << ' ' << *token << '\n';
+  }
+  return out ? "" : "cannot write " + file;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   im::testing::ClusterOptions options;
   std::string env_file;
+  int accounts = 0;
+  std::string accounts_file;
   std::vector<std::string> command;
   std::vector<std::pair<std::string, std::string>> flags;
   for (int i = 1; i < argc; ++i) {
@@ -73,6 +115,10 @@ int main(int argc, char** argv) {
       if (!number(&options.access_servers)) return Usage("--access-servers wants N >= 1");
     } else if (a == "--route-shards") {
       if (!number(&options.route_shards)) return Usage("--route-shards wants N >= 1");
+    } else if (a == "--accounts") {
+      if (!number(&accounts)) return Usage("--accounts wants N >= 1");
+    } else if (a == "--accounts-file") {
+      accounts_file = value();
     } else if (a == "--env") {
       env_file = value();
     } else if (a == "--flag") {
@@ -102,6 +148,16 @@ int main(int argc, char** argv) {
   if (absl::Status s = cluster.Start(options); !s.ok()) {
     std::fprintf(stderr, "imbench_cluster: start failed: %s\n", std::string(s.message()).c_str());
     return 1;
+  }
+  if (accounts > 0) {
+    if (accounts_file.empty()) return Usage("--accounts needs --accounts-file");
+    const auto a0 = std::chrono::steady_clock::now();
+    if (std::string e = CreateBulkAccounts(cluster, accounts, accounts_file); !e.empty()) {
+      std::fprintf(stderr, "imbench_cluster: %s\n", e.c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "imbench_cluster: %d accounts with tokens in %s (%.1f s)\n", accounts, accounts_file.c_str(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - a0).count());
   }
   std::string notify, sync, watch;
   for (int i = 0; i < options.notify_servers; ++i) notify += (i ? "," : "") + cluster.address("notify" + std::to_string(i));

@@ -159,6 +159,7 @@ bool User::ready() const { return notify_.ready() && offsets_known_ && (!sender 
 
 void User::Connect() {
   offsets_known_ = false;
+  catch_up_via_ = Via::kCatchUp;  // what arrives by the pulls after login was missed while offline
   catch_up_pending = false;
   notify_.Open(engine_->notify_endpoint(index_));
   if (sender) sync_.Open(engine_->sync_endpoint(index_));
@@ -239,6 +240,11 @@ void User::CatchUp(Via via) {
     engine_->catch_ups_pending++;
   }
   notify_.Send(net::kCmdGetSyncOffsets, client::ImGetSyncOffsets());
+}
+
+void User::RetryCatchUp() {
+  catch_up_retry_ns = 0;
+  if (catch_up_pending && notify_.ready()) notify_.Send(net::kCmdGetSyncOffsets, client::ImGetSyncOffsets());
 }
 
 void User::Ping(std::int64_t now_ns) {
@@ -438,6 +444,10 @@ void User::OnFrame(Role role, const net::Frame& frame) {
       client::ImError e;
       e.ParseFromArray(data, size);
       stats->Error("399:" + std::to_string(e.code()));
+      if (role == Role::kNotify && catch_up_pending && e.code() == net::kCodeUnavailable) {
+        // 340 answered "unavailable, retry": ask again shortly (the loop's tick).
+        catch_up_retry_ns = now + 300'000'000 + static_cast<std::int64_t>(index_ % 64) * 10'000'000;
+      }
       if (engine_->options().verbose) {
         std::fprintf(stderr, "uid %lld %s: IM_CMD_ERROR %d %s\n", static_cast<long long>(uid_),
                      role == Role::kNotify ? "notify" : "sync", e.code(), e.desp().c_str());

@@ -96,6 +96,8 @@ class User {
   User(Engine* engine, Loop* loop, int index, std::int64_t uid, std::string token);
 
   void Connect();                    // notify (and sync if a sender)
+  /// A device with no local state that wants all retained history (cold pull).
+  void StartFromZero() { seqs_[0].known = true; }
   void Disconnect();                 // planned: closes both
   void OnLogin(Role role, int code);
   void OnClosed(Role role, const std::string& why);
@@ -107,6 +109,7 @@ class User {
   /// Asks for 340 and pulls every sequence above the local offset, counting
   /// what arrives as `via`.
   void CatchUp(Via via);
+  void RetryCatchUp();
   /// Pulls sequences whose gap is older than the grace period.
   void CheckGaps(std::int64_t now_ns);
 
@@ -123,6 +126,7 @@ class User {
   std::int64_t offline_until_ns = 0;
   bool in_gap_list = false;
   bool catch_up_pending = false;
+  std::int64_t catch_up_retry_ns = 0;  // 340 to ask again at this time (after a 503)
 
  private:
   void Receive(std::int64_t gid, std::int64_t offset, std::int64_t from, std::uint64_t key, Via via);

@@ -78,6 +78,7 @@ Engine::Engine(const Options& options) : options_(options), ledger_(&stats_) {
 Engine::~Engine() { StopLoops(); }
 
 std::int64_t Engine::PickReceiver(const User* sender, std::mt19937_64* rng) const {
+  if (cold_ != nullptr) return cold_->uid();
   const std::size_t n = uids_.size();
   for (int attempt = 0; attempt < 8; ++attempt) {
     const std::int64_t uid = uids_[(*rng)() % n];
@@ -176,7 +177,7 @@ bool Engine::PrepareGroups() {
 
 void Engine::BuildUsers() {
   for (int t = 0; t < options_.threads; ++t) loops_.push_back(std::make_unique<Loop>());
-  const bool peer = options_.mode == "peer" || options_.mode == "mixed";
+  const bool peer = options_.mode == "peer" || options_.mode == "mixed" || options_.mode == "coldpull";
   const int senders = options_.senders > 0 ? std::min(options_.senders, options_.users) : options_.users;
   for (int i = 0; i < options_.users; ++i) {
     Loop* loop = loops_[static_cast<std::size_t>(i) % loops_.size()].get();
@@ -189,8 +190,15 @@ void Engine::BuildUsers() {
       user->sender = i % options_.group_size < options_.group_senders;
     }
     loop->users.push_back(user.get());
+    if (options_.mode == "coldpull" && i == 0) {
+      // The offline receiver: not connected until the messages are stored.
+      user->sender = false;
+      user->StartFromZero();
+      cold_ = user.get();
+    } else {
+      loop->connect_queue.push_back(user.get());
+    }
     if (user->sender) loop->senders.push_back(user.get());
-    loop->connect_queue.push_back(user.get());
     users_.push_back(std::move(user));
   }
 }
@@ -251,7 +259,7 @@ bool Engine::ConnectAll() {
   std::fflush(stdout);
   const std::int64_t t0 = NowNs();
   for (auto& loop : loops_) asio::post(loop->io, [this, l = loop.get()] { PumpConnects(l); });
-  const int total = options_.users;
+  const int total = options_.users - (cold_ != nullptr ? 1 : 0);
   const std::int64_t until = NowNs() + 120'000'000'000LL + static_cast<std::int64_t>(total) * 5'000'000;
   while (!g_interrupted && ready_users_ + failed_users_ < total && NowNs() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -341,6 +349,7 @@ void Engine::Tick(Loop* loop, std::shared_ptr<asio::steady_timer> timer, std::in
         stats_.Add(Counter::kReconnects);
         u->Connect();
       }
+      if (u->catch_up_retry_ns != 0 && now >= u->catch_up_retry_ns) u->RetryCatchUp();
     }
   }
   timer->expires_after(std::chrono::milliseconds(options_.rate > 0 ? 1 : 5));
@@ -521,6 +530,7 @@ int Engine::Run() {
       std::printf("settle: %lld sends still unanswered after %d s\n", static_cast<long long>(inflight.load()),
                   options_.settle_s);
     }
+    if (cold_ != nullptr) ColdPull();
     // Users offline at the end come back so that they can be checked.
     for (auto& loop : loops_) {
       asio::post(loop->io, [l = loop.get()] {
@@ -545,6 +555,27 @@ int Engine::Run() {
   const int rc = Report();
   StopLoops();
   return rc;
+}
+
+void Engine::ColdPull() {
+  const std::int64_t offline = ledger_.Incomplete();
+  std::printf("cold pull: %lld messages stored for offline uid %lld; it logs in and pulls from offset 0\n",
+              static_cast<long long>(offline), static_cast<long long>(cold_->uid()));
+  std::fflush(stdout);
+  const std::int64_t pulls_before = stats_.Total(Counter::kPulls);
+  const std::int64_t t0 = NowNs();
+  asio::post(cold_->loop()->io, [u = cold_] { u->Connect(); });
+  Progress(std::max(60, options_.settle_s), [&] { return ledger_.Incomplete() == 0; });
+  const double s = Seconds(NowNs() - t0);
+  cold_pull_ = {{"messages", offline},
+                {"seconds", s},
+                {"messages_per_s", s > 0 ? static_cast<double>(offline - ledger_.Incomplete()) / s : 0},
+                {"pulls", stats_.Total(Counter::kPulls) - pulls_before},
+                {"complete", ledger_.Incomplete() == 0}};
+  std::printf("cold pull: %lld messages in %.3f s (login, 340, %lld pulls of up to 500): %.0f messages/s\n",
+              static_cast<long long>(offline), s, static_cast<long long>(stats_.Total(Counter::kPulls) - pulls_before),
+              cold_pull_["messages_per_s"].get<double>());
+  std::fflush(stdout);
 }
 
 int Engine::Report() {
@@ -589,6 +620,7 @@ int Engine::Report() {
       {"latency", latency},
       {"errors", stats["errors"]},
       {"processes", Processes()},
+      {"cold_pull", cold_pull_},
       {"seconds", stats["seconds"]}};
   // Memory per connection of the watched servers (idle benchmark).
   double notify_growth_mb = 0;

@@ -76,6 +76,7 @@ class Engine {
   std::string ProcessLine();
   nlohmann::json Processes();
   int Report();
+  void ColdPull();
 
   struct Watched {
     std::string name;
@@ -101,6 +102,8 @@ class Engine {
   std::vector<std::unique_ptr<User>> users_;
   std::vector<Watched> watched_;
   std::int64_t device_id_ = 0;
+  User* cold_ = nullptr;  // coldpull: the offline receiver
+  nlohmann::json cold_pull_ = nlohmann::json::object();
   std::string padding_;
   std::atomic<bool> loading_{false};
   std::atomic<bool> sweeping_{false};

@@ -45,7 +45,7 @@ bool ParseOptions(int argc, char** argv, Options* o, std::string* error, bool* h
     ("mode", po::value(&o->mode)->default_value(o->mode),
      "peer: users send to random users | group: M groups of S, senders inside | idle: notify connections "
      "that only heartbeat | mixed: peer load plus users that disconnect, stay offline and pull after "
-     "reconnecting | setup: create accounts (--write-accounts) and exit")
+     "reconnecting | coldpull: --count messages to one offline user, which then logs in and pulls them all | setup: create accounts (--write-accounts) and exit")
     ("notify", po::value(&notify)->default_value(notify), "notify_server host:port list (comma-separated)")
     ("sync", po::value(&sync)->default_value(sync), "sync_server host:port list (comma-separated)")
     ("admin", po::value(&o->admin)->default_value(o->admin), "admin_qim HTTP host:port")
@@ -97,9 +97,9 @@ bool ParseOptions(int argc, char** argv, Options* o, std::string* error, bool* h
   o->notify = SplitList(notify);
   o->sync = SplitList(sync);
   o->watch = SplitList(watch);
-  const std::vector<std::string> modes = {"peer", "group", "idle", "mixed", "setup"};
+  const std::vector<std::string> modes = {"peer", "group", "idle", "mixed", "coldpull", "setup"};
   if (std::find(modes.begin(), modes.end(), o->mode) == modes.end()) {
-    *error = "--mode: '" + o->mode + "' is not peer, group, idle, mixed or setup";
+    *error = "--mode: '" + o->mode + "' is not peer, group, idle, mixed, coldpull or setup";
     return false;
   }
   for (const auto& [key, list] : {std::pair{"--notify", &o->notify}, std::pair{"--sync", &o->sync}}) {
@@ -121,7 +121,11 @@ bool ParseOptions(int argc, char** argv, Options* o, std::string* error, bool* h
     return false;
   }
   if (o->mode == "group") o->users = o->groups * o->group_size;
-  if ((o->mode == "peer" || o->mode == "mixed") && o->users < 2) {
+  if (o->mode == "coldpull" && o->count <= 0) {
+    *error = "--count: coldpull needs the number of offline messages";
+    return false;
+  }
+  if ((o->mode == "peer" || o->mode == "mixed" || o->mode == "coldpull") && o->users < 2) {
     *error = "--users: peer load needs at least 2 users";
     return false;
   }

@@ -13,6 +13,7 @@ const char* CounterName(Counter c) {
     case Counter::kDelivered: return "delivered";
     case Counter::kReceipts: return "receipts";
     case Counter::kReceiptsByPull: return "receipts_by_pull";
+    case Counter::kReceiptsByCatchUp: return "receipts_by_catch_up";
     case Counter::kRedundantFrames: return "redundant_frames";
     case Counter::kPulls: return "pulls";
     case Counter::kPulledMessages: return "pulled_messages";
@@ -191,6 +192,7 @@ void Ledger::OnReceive(std::uint64_t key, std::int64_t offset, bool group, Via v
       Entry& e = it->second;
       ++e.received;
       if (via == Via::kSweep) ++e.by_sweep;
+      if (via == Via::kCatchUp) ++e.late;
       // Peer: every receipt of one message is at one offset of one receiver's
       // sequence (expected is 1). Group: every receipt is at the group offset.
       if (e.offset == 0) {
@@ -203,12 +205,13 @@ void Ledger::OnReceive(std::uint64_t key, std::int64_t offset, bool group, Via v
       if (!dup && e.received == e.expected) {
         complete = true;
         latency_ns = now_ns - e.send_ns;
-        if (e.by_sweep != 0) latency_ns = -1;
+        if (e.by_sweep != 0 || e.late != 0) latency_ns = -1;
       }
     }
   }
   stats_->Add(Counter::kReceipts);
   if (via != Via::kPush) stats_->Add(Counter::kReceiptsByPull);
+  if (via == Via::kCatchUp) stats_->Add(Counter::kReceiptsByCatchUp);
   if (dup) stats_->Error("duplicate");
   if (complete) {
     stats_->Add(Counter::kDelivered);

@@ -22,6 +22,7 @@ enum class Counter : int {
   kDelivered,         // messages received by every addressed device
   kReceipts,          // first receipts by one device (push or pull)
   kReceiptsByPull,    // ... of them arriving in a pull
+  kReceiptsByCatchUp, // ... of them pulled after a (re)connect
   kRedundantFrames,   // data frames for an offset the device already had (dropped by protocol)
   kPulls,             // 317 requests
   kPulledMessages,    // data frames answering pulls
@@ -82,7 +83,10 @@ class Stats {
 };
 
 /// Where a device got a message from.
-enum class Via { kPush, kPull, kSweep };
+// kPush: 337/338; kPull: a pull after a gap or a 321/336 notice; kCatchUp: a
+// pull after (re)connecting, for messages sent while the device was offline
+// (no delivery latency); kSweep: the final check after the load.
+enum class Via { kPush, kPull, kCatchUp, kSweep };
 
 /// Every message sent, keyed by (sender uid, client msgid): its send time,
 /// answer, how many devices must receive it and how many did, at which
@@ -131,6 +135,7 @@ class Ledger {
     std::int32_t received = 0;
     std::int32_t duplicated = 0;
     std::int32_t by_sweep = 0;
+    std::int32_t late = 0;  // receipts by catch-up after a reconnect
   };
   struct Shard {
     mutable std::mutex mu;
