@@ -258,7 +258,15 @@ bool Engine::ConnectAll() {
               options_.mode.c_str(), notify_endpoints_.size(), sync_endpoints_.size(), options_.connect_concurrency);
   std::fflush(stdout);
   const std::int64_t t0 = NowNs();
-  for (auto& loop : loops_) asio::post(loop->io, [this, l = loop.get()] { PumpConnects(l); });
+  for (auto& loop : loops_) {
+    asio::post(loop->io, [this, l = loop.get()] {
+      // Heartbeats, reconnects and gap checks run from the first login on:
+      // a connection silent for 3 server heartbeat intervals is closed.
+      Tick(l, std::make_shared<asio::steady_timer>(l->io), NowNs());
+      Heartbeats(l, std::make_shared<asio::steady_timer>(l->io), 0);
+      PumpConnects(l);
+    });
+  }
   const int total = options_.users - (cold_ != nullptr ? 1 : 0);
   const std::int64_t until = NowNs() + 120'000'000'000LL + static_cast<std::int64_t>(total) * 5'000'000;
   while (!g_interrupted && ready_users_ + failed_users_ < total && NowNs() < until) {
@@ -291,9 +299,6 @@ void Engine::StartLoad(Loop* loop) {
       }
     }
   }
-  auto tick = std::make_shared<asio::steady_timer>(loop->io);
-  Tick(loop, tick, now);
-  Heartbeats(loop, std::make_shared<asio::steady_timer>(loop->io), 0);
   if (options_.mode == "mixed") {
     Reconnects(loop, std::make_shared<asio::steady_timer>(loop->io), std::mt19937_64(std::random_device{}()));
   }
