@@ -205,7 +205,8 @@ void Ledger::OnReceive(std::uint64_t key, std::int64_t offset, bool group, Via v
       if (!dup && e.received == e.expected) {
         complete = true;
         latency_ns = now_ns - e.send_ns;
-        if (e.by_sweep != 0 || e.late != 0) latency_ns = -1;
+        // Latency of live deliveries of messages not refused (answered 200 or not yet).
+        if (e.by_sweep != 0 || e.late != 0 || (e.code != 0 && e.code != 200)) latency_ns = -1;
       }
     }
   }
