@@ -65,6 +65,10 @@ class LocalCluster {
   void Signal(const std::string& name, int signo);    // e.g. SIGSTOP/SIGCONT
   absl::Status Restart(const std::string& name);      // start again, same ports and data
   bool Running(const std::string& name);
+  /// The component's process id (for profiling and resource sampling).
+  int pid(const std::string& name) const { return components_.at(name).process.pid(); }
+  /// Component names in start order ("admin", "storage0", …, "sync0").
+  const std::vector<std::string>& components() const { return order_; }
 
   /// Creates an account through the directory (admin_qim's schema) and
   /// returns its uid; a login token for a uid (issued into Redis).
