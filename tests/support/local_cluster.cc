@@ -240,11 +240,12 @@ absl::Status LocalCluster::RegisterNodes(int weight) {
     const bool notify = name.rfind("notify", 0) == 0;
     if (!notify && name.rfind("sync", 0) != 0) continue;
     std::string out;
-    const int rc = RunCommand({BinaryPath("qim"), "--endpoint", Local(grpc_ports_.at("admin")), "--secret",
-                               options_.admin_secret, "node", "add", "--address", "127.0.0.1", "--tcp-port",
-                               std::to_string(port(name)), "--type", notify ? "notify" : "sync", "--weight",
-                               std::to_string(weight)},
-                              &out);
+    const int rc = RunCommand(
+        {BinaryPath("qim"), "--endpoint", host("admin") + ":" + std::to_string(grpc_ports_.at("admin")), "--secret",
+         options_.admin_secret, "node", "add", "--address", host(name), "--tcp-port", std::to_string(port(name)),
+         "--type", notify ? "notify" : "sync", "--weight", std::to_string(weight), "--admin",
+         host(name) + ":" + std::to_string(admin_port(name))},
+        &out);
     if (rc != 0) return absl::InternalError("qim node add for " + name + ": " + out);
   }
   return absl::OkStatus();
