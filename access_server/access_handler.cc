@@ -1,7 +1,8 @@
 #include "access_server/access_handler.h"
 
 #include <chrono>
-#include <future>
+#include <memory>
+#include <mutex>
 
 #include "access_server/directory.h"
 #include "access_server/message_cache.h"
@@ -106,103 +107,131 @@ AccessHandler::AccessHandler(const AccessConfig& config, StorageClient* storage,
       limiter_(limiter),
       tokens_(tokens) {}
 
-SendOutcome AccessHandler::SendPeer(const rpc::SendPeerMessageRequest& request) {
+void AccessHandler::SendPeer(const rpc::SendPeerMessageRequest& request, SendDone done) {
   rpc::ChatPayload m = request.message();
   std::string why;
-  if (int code = CheckMessage(m, request.len(), config_.max_content_bytes, &why)) return {Reply(code, why), {}};
-  if (m.to_uid() <= 0 || m.to_uid() == m.from_uid()) return {Reply(kBadRequest, "bad toUID"), {}};
+  if (int code = CheckMessage(m, request.len(), config_.max_content_bytes, &why)) return done({Reply(code, why), {}});
+  if (m.to_uid() <= 0 || m.to_uid() == m.from_uid()) return done({Reply(kBadRequest, "bad toUID"), {}});
   m.set_gid(0);
-  if (!limiter_->Allow(m.from_uid())) return {Reply(kRateLimited, "rate limited"), {}};
+  if (!limiter_->Allow(m.from_uid())) return done({Reply(kRateLimited, "rate limited"), {}});
 
   auto banned = directory_->IsBanned(m.from_uid());
-  if (!banned.ok()) return {Reply(kUnavailable, "directory unavailable"), {}};
-  if (*banned) return {Reply(kForbidden, "sender is banned"), {}};
+  if (!banned.ok()) return done({Reply(kUnavailable, "directory unavailable"), {}});
+  if (*banned) return done({Reply(kForbidden, "sender is banned"), {}});
   auto exists = directory_->UserExists(m.to_uid());
-  if (!exists.ok()) return {Reply(kUnavailable, "directory unavailable"), {}};
-  if (!*exists) return {Reply(kNotFound, "receiver does not exist"), {}};
+  if (!exists.ok()) return done({Reply(kUnavailable, "directory unavailable"), {}});
+  if (!*exists) return done({Reply(kNotFound, "receiver does not exist"), {}});
   auto blocked = directory_->IsBlocked(m.to_uid(), m.from_uid());
-  if (!blocked.ok()) return {Reply(kUnavailable, "directory unavailable"), {}};
-  if (*blocked) return {Reply(kForbidden, "blocked by receiver"), {}};
+  if (!blocked.ok()) return done({Reply(kUnavailable, "directory unavailable"), {}});
+  if (*blocked) return done({Reply(kForbidden, "blocked by receiver"), {}});
   if (m.msg_flag() & 1) {
     auto is_friend = directory_->IsFriend(m.to_uid(), m.from_uid());
-    if (!is_friend.ok()) return {Reply(kUnavailable, "directory unavailable"), {}};
-    if (!*is_friend) return {Reply(kNotFriends, "not friends"), {}};
+    if (!is_friend.ok()) return done({Reply(kUnavailable, "directory unavailable"), {}});
+    if (!*is_friend) return done({Reply(kNotFriends, "not friends"), {}});
   }
   if (m.timestamp() == 0) m.set_timestamp(NowSeconds());
 
   // The receiver's record and the sender copy, appended concurrently (they
   // may live on different shards); both under the same idempotency key, so a
-  // retry after a partial failure completes the missing one only.
-  const std::string raw = m.SerializeAsString();
-  std::promise<absl::StatusOr<rpc::SaveReply>> receiver_done, sender_done;
-  auto receiver_future = receiver_done.get_future();
-  auto sender_future = sender_done.get_future();
-  storage_->Append(MakeAppend(rpc::SEQ_PEER, m.to_uid(), m, kPeerCmd, raw),
-                   [&](absl::StatusOr<rpc::SaveReply> r) { receiver_done.set_value(std::move(r)); });
-  storage_->Append(MakeAppend(rpc::SEQ_PEER, m.from_uid(), m, kPeerCmd, raw),
-                   [&](absl::StatusOr<rpc::SaveReply> r) { sender_done.set_value(std::move(r)); });
-  absl::StatusOr<rpc::SaveReply> receiver = receiver_future.get();
-  absl::StatusOr<rpc::SaveReply> sender = sender_future.get();
-  for (const auto* saved : {&receiver, &sender}) {
-    if (!saved->ok()) {
-      IM_LOG_WARN(log::Rpc(), "send from={} to={} msgid={}: storage: {}", m.from_uid(), m.to_uid(), m.client_msgid(),
-                  saved->status().message());
-      return {Reply(CodeForStorageError(saved->status()), "storage unavailable, retry with the same msgid"), {}};
-    }
-  }
-  rpc::SendReply reply = Reply(kOk, "");
-  reply.set_offset(sender->offset());
-  reply.set_msgid(sender->msgid());
-
-  rpc::ChatRecord receiver_record = MakeRecord(*receiver, m);
-  rpc::ChatRecord sender_record = MakeRecord(*sender, m);
-  AfterReply after = [this, receiver_record = std::move(receiver_record), sender_record = std::move(sender_record)]() {
-    const rpc::ChatPayload& p = receiver_record.payload();
-    cache_->Store(rpc::SEQ_PEER, p.to_uid(), {receiver_record});
-    cache_->Store(rpc::SEQ_PEER, p.from_uid(), {sender_record});
-    Notify(rpc::SEQ_PEER, p.to_uid(), {p.to_uid()}, receiver_record, 0);
-    Notify(rpc::SEQ_PEER, p.from_uid(), {p.from_uid()}, sender_record, p.device_id());
+  // retry after a partial failure completes the missing one only. Each copy
+  // is pushed as soon as it is durable, in the order storage answers (which
+  // keeps a sequence's pushes in offset order, so clients seldom see a gap);
+  // the second append to finish answers the sender.
+  struct PeerSend {
+    rpc::ChatPayload message;
+    SendDone done;
+    std::mutex mu;
+    int waiting = 2;  // guarded by mu
+    absl::StatusOr<rpc::SaveReply> receiver = absl::UnknownError("pending");
+    absl::StatusOr<rpc::SaveReply> sender = absl::UnknownError("pending");
   };
-  return {std::move(reply), std::move(after)};
+  auto send = std::make_shared<PeerSend>();
+  send->message = std::move(m);
+  send->done = std::move(done);
+  auto finish = [this, send]() {
+    const rpc::ChatPayload& m = send->message;
+    for (const auto* saved : {&send->receiver, &send->sender}) {
+      if (!saved->ok()) {
+        IM_LOG_WARN(log::Rpc(), "send from={} to={} msgid={}: storage: {}", m.from_uid(), m.to_uid(),
+                    m.client_msgid(), saved->status().message());
+        return send->done(
+            {Reply(CodeForStorageError(saved->status()), "storage unavailable, retry with the same msgid"), {}});
+      }
+    }
+    rpc::SendReply reply = Reply(kOk, "");
+    reply.set_offset(send->sender->offset());
+    reply.set_msgid(send->sender->msgid());
+    AfterReply after = [this, receiver_record = MakeRecord(*send->receiver, m),
+                        sender_record = MakeRecord(*send->sender, m)]() {
+      const rpc::ChatPayload& p = receiver_record.payload();
+      cache_->Store(rpc::SEQ_PEER, p.to_uid(), {receiver_record});
+      cache_->Store(rpc::SEQ_PEER, p.from_uid(), {sender_record});
+    };
+    send->done({std::move(reply), std::move(after)});
+  };
+  // `owner` is the uid whose sequence the slot's copy is in.
+  auto saved = [this, send, finish](absl::StatusOr<rpc::SaveReply>* slot, std::int64_t owner,
+                                    std::int64_t skip_device) {
+    return [this, send, finish, slot, owner, skip_device](absl::StatusOr<rpc::SaveReply> r) {
+      if (r.ok()) Notify(rpc::SEQ_PEER, owner, {owner}, MakeRecord(*r, send->message), skip_device);  // only queues
+      bool last;
+      {
+        std::lock_guard<std::mutex> lock(send->mu);
+        *slot = std::move(r);
+        last = --send->waiting == 0;
+      }
+      if (last) finish();
+    };
+  };
+  const std::string raw = send->message.SerializeAsString();
+  storage_->Append(MakeAppend(rpc::SEQ_PEER, send->message.to_uid(), send->message, kPeerCmd, raw),
+                   saved(&send->receiver, send->message.to_uid(), 0));
+  storage_->Append(MakeAppend(rpc::SEQ_PEER, send->message.from_uid(), send->message, kPeerCmd, raw),
+                   saved(&send->sender, send->message.from_uid(), send->message.device_id()));
 }
 
-SendOutcome AccessHandler::SendGroup(const rpc::SendGroupMessageRequest& request) {
+void AccessHandler::SendGroup(const rpc::SendGroupMessageRequest& request, SendDone done) {
   rpc::ChatPayload m = request.message();
   std::string why;
-  if (int code = CheckMessage(m, request.len(), config_.max_content_bytes, &why)) return {Reply(code, why), {}};
-  if (m.gid() <= 0) return {Reply(kBadRequest, "bad toGroupid"), {}};
+  if (int code = CheckMessage(m, request.len(), config_.max_content_bytes, &why)) return done({Reply(code, why), {}});
+  if (m.gid() <= 0) return done({Reply(kBadRequest, "bad toGroupid"), {}});
   m.set_to_uid(0);
-  if (!limiter_->Allow(m.from_uid())) return {Reply(kRateLimited, "rate limited"), {}};
+  if (!limiter_->Allow(m.from_uid())) return done({Reply(kRateLimited, "rate limited"), {}});
 
   auto banned = directory_->IsBanned(m.from_uid());
-  if (!banned.ok()) return {Reply(kUnavailable, "directory unavailable"), {}};
-  if (*banned) return {Reply(kForbidden, "sender is banned"), {}};
+  if (!banned.ok()) return done({Reply(kUnavailable, "directory unavailable"), {}});
+  if (*banned) return done({Reply(kForbidden, "sender is banned"), {}});
   auto group = directory_->GetGroup(m.gid());
-  if (!group.ok()) return {Reply(kUnavailable, "directory unavailable"), {}};
-  if (!*group) return {Reply(kNotFound, "group does not exist"), {}};
+  if (!group.ok()) return done({Reply(kUnavailable, "directory unavailable"), {}});
+  if (!*group) return done({Reply(kNotFound, "group does not exist"), {}});
   const GroupInfo& info = **group;
-  if (!info.member_set.count(m.from_uid())) return {Reply(kForbidden, "not a member of the group"), {}};
-  if (info.muted) return {Reply(kForbidden, "group is muted"), {}};
-  if (info.muted_members.count(m.from_uid())) return {Reply(kForbidden, "member is muted"), {}};
+  if (!info.member_set.count(m.from_uid())) return done({Reply(kForbidden, "not a member of the group"), {}});
+  if (info.muted) return done({Reply(kForbidden, "group is muted"), {}});
+  if (info.muted_members.count(m.from_uid())) return done({Reply(kForbidden, "member is muted"), {}});
   if (m.timestamp() == 0) m.set_timestamp(NowSeconds());
 
-  auto saved = storage_->AppendSync(MakeAppend(rpc::SEQ_GROUP, m.gid(), m, kGroupCmd, m.SerializeAsString()));
-  if (!saved.ok()) {
-    IM_LOG_WARN(log::Rpc(), "group send from={} gid={} msgid={}: storage: {}", m.from_uid(), m.gid(),
-                m.client_msgid(), saved.status().message());
-    return {Reply(CodeForStorageError(saved.status()), "storage unavailable, retry with the same msgid"), {}};
-  }
-  rpc::SendReply reply = Reply(kOk, "");
-  reply.set_offset(saved->offset());
-  reply.set_msgid(saved->msgid());
-
-  // Fan-out after the answer: one group record, notifications to members in
-  // chunks (route splits them further per notify node). No per-member writes.
-  AfterReply after = [this, record = MakeRecord(*saved, m), members = *group]() {
-    cache_->Store(rpc::SEQ_GROUP, record.payload().gid(), {record});
-    Notify(rpc::SEQ_GROUP, record.payload().gid(), members->members, record, record.payload().device_id());
-  };
-  return {std::move(reply), std::move(after)};
+  const std::string raw = m.SerializeAsString();
+  rpc::AppendRequest append = MakeAppend(rpc::SEQ_GROUP, m.gid(), m, kGroupCmd, raw);
+  storage_->Append(std::move(append), [this, m = std::move(m), members = *group,
+                                       done = std::move(done)](absl::StatusOr<rpc::SaveReply> saved) {
+    if (!saved.ok()) {
+      IM_LOG_WARN(log::Rpc(), "group send from={} gid={} msgid={}: storage: {}", m.from_uid(), m.gid(),
+                  m.client_msgid(), saved.status().message());
+      return done({Reply(CodeForStorageError(saved.status()), "storage unavailable, retry with the same msgid"), {}});
+    }
+    rpc::SendReply reply = Reply(kOk, "");
+    reply.set_offset(saved->offset());
+    reply.set_msgid(saved->msgid());
+    // Fan-out now, in the order storage answers: one group record,
+    // notifications to members in chunks (route splits them further per
+    // notify node; Notify only queues). No per-member writes.
+    rpc::ChatRecord record = MakeRecord(*saved, m);
+    Notify(rpc::SEQ_GROUP, m.gid(), members->members, record, m.device_id());
+    AfterReply after = [this, record = std::move(record)]() {
+      cache_->Store(rpc::SEQ_GROUP, record.payload().gid(), {record});
+    };
+    done({std::move(reply), std::move(after)});
+  });
 }
 
 void AccessHandler::Notify(rpc::SeqKind kind, std::int64_t seq_id, const std::vector<std::int64_t>& uids,

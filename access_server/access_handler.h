@@ -2,7 +2,9 @@
 // The business logic of access_server, without gRPC: sends (checks, durable
 // appends, then cache and notifications), pulls, sync offsets, acks, token
 // checks. Methods block (storage, Redis, MySQL) and run on handler threads,
-// never on gRPC or I/O threads. Thread safe.
+// never on gRPC or I/O threads; sends block only for their checks and hand
+// the wait for storage to a callback, so a handler thread is not held for
+// the durable write. Thread safe.
 
 #include <cstdint>
 #include <functional>
@@ -21,21 +23,26 @@ class RoutePublisher;
 class StorageClient;
 class TokenChecker;
 
-/// Work to run after the answer was sent (cache fill, notifications).
+/// Work to run after the answer was sent (cache fill).
 using AfterReply = std::function<void()>;
 
 struct SendOutcome {
   rpc::SendReply reply;
-  AfterReply after;  // may be empty
+  AfterReply after;  // may be empty; never blocks (it queues cache writes)
 };
+
+/// Receives a send's outcome exactly once: on the calling thread when the
+/// send is refused before storage, else on a storage client (gRPC) thread,
+/// which it must not block.
+using SendDone = std::function<void(SendOutcome)>;
 
 class AccessHandler {
  public:
   AccessHandler(const AccessConfig& config, StorageClient* storage, MessageCache* cache, RoutePublisher* route,
                 Directory* directory, RateLimiter* limiter, TokenChecker* tokens);
 
-  SendOutcome SendPeer(const rpc::SendPeerMessageRequest& request);
-  SendOutcome SendGroup(const rpc::SendGroupMessageRequest& request);
+  void SendPeer(const rpc::SendPeerMessageRequest& request, SendDone done);
+  void SendGroup(const rpc::SendGroupMessageRequest& request, SendDone done);
   rpc::SyncReply SyncPeer(const rpc::SyncRequest& request);
   rpc::SyncReply SyncGroup(const rpc::SyncRequest& request);
   absl::StatusOr<rpc::GetSyncInfoReply> GetSyncInfo(const rpc::GetSyncInfoRequest& request);

@@ -1,6 +1,8 @@
 #pragma once
 // The gRPC surface of access_server: every call is handed to the handler
-// thread pool, so gRPC threads never block on storage, Redis or MySQL.
+// thread pool, so gRPC threads never block on storage, Redis or MySQL. A
+// send holds a handler thread only for its checks: it is answered when
+// storage's callback comes, on that thread.
 
 #include <memory>
 
@@ -17,6 +19,7 @@ class Registry;
 namespace im::access {
 
 class AccessHandler;
+struct SendOutcome;
 
 class AccessServiceImpl final : public rpc::AccessService::CallbackService {
  public:
@@ -55,6 +58,7 @@ class AccessServiceImpl final : public rpc::AccessService::CallbackService {
 
   /// Counts one answered request of `method` with client result `code`. Thread safe.
   void Count(const char* method, int code);
+  void Answer(const char* method, rpc::SendReply* reply, grpc::ServerUnaryReactor* reactor, SendOutcome outcome);
 
   struct Metrics;
   AccessHandler* handler_;

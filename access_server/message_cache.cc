@@ -1,7 +1,10 @@
 #include "access_server/message_cache.h"
 
 #include <atomic>
+#include <condition_variable>
+#include <map>
 #include <mutex>
+#include <thread>
 
 #include "common/log/log.h"
 #include "common/redis/redis_client.h"
@@ -35,7 +38,26 @@ struct MessageCache::Pool {
   }
 };
 
-MessageCache::MessageCache(MessageCacheOptions options) : options_(std::move(options)), pool_(new Pool) {
+// The write queue and its thread (with a connection of its own).
+struct MessageCache::Writer {
+  struct Pending {
+    std::string key;
+    std::vector<rpc::ChatRecord> records;
+  };
+  std::unique_ptr<redis::RedisClient> client;
+  std::mutex mu;
+  std::condition_variable wake;     // work queued, or stopping
+  std::condition_variable written;  // a batch was written
+  std::vector<Pending> queue;       // guarded by mu
+  std::size_t queued_records = 0;   // guarded by mu
+  bool busy = false;                // guarded by mu; a batch is being written
+  bool stopping = false;            // guarded by mu
+  std::atomic<std::uint64_t> dropped{0};
+  std::thread thread;
+};
+
+MessageCache::MessageCache(MessageCacheOptions options)
+    : options_(std::move(options)), pool_(new Pool), writer_(new Writer) {
   redis::RedisOptions redis_options;
   redis_options.host = options_.host;
   redis_options.port = options_.port;
@@ -46,26 +68,80 @@ MessageCache::MessageCache(MessageCacheOptions options) : options_(std::move(opt
     slot->client = std::make_unique<redis::RedisClient>(redis_options);
     pool_->slots.push_back(std::move(slot));
   }
+  writer_->client = std::make_unique<redis::RedisClient>(redis_options);
+  writer_->thread = std::thread([this] { WriteLoop(); });
 }
 
-MessageCache::~MessageCache() = default;
+MessageCache::~MessageCache() {
+  {
+    std::lock_guard<std::mutex> lock(writer_->mu);
+    writer_->stopping = true;
+  }
+  writer_->wake.notify_all();
+  writer_->thread.join();
+}
+
+void MessageCache::WriteLoop() {
+  Writer& w = *writer_;
+  std::unique_lock<std::mutex> lock(w.mu);
+  for (;;) {
+    w.wake.wait(lock, [&] { return w.stopping || !w.queue.empty(); });
+    if (w.queue.empty()) return;  // stopping, and everything written
+    std::vector<Writer::Pending> batch;
+    batch.swap(w.queue);
+    const std::size_t records = w.queued_records;
+    w.queued_records = 0;
+    w.busy = true;
+    lock.unlock();
+    // One ZADD per key with every record waiting for it, then the trim and
+    // the expiry: the whole batch in one pipelined round trip.
+    std::map<std::string, std::vector<const rpc::ChatRecord*>> by_key;
+    for (const auto& p : batch) {
+      auto& list = by_key[p.key];
+      for (const auto& r : p.records) list.push_back(&r);
+    }
+    std::vector<redis::Command> commands;
+    for (const auto& [key, list] : by_key) {
+      redis::Command zadd = {"ZADD", key};
+      for (const rpc::ChatRecord* r : list) {
+        zadd.push_back(std::to_string(r->msgid()));
+        zadd.push_back(r->SerializeAsString());
+      }
+      commands.push_back(std::move(zadd));
+      commands.push_back({"ZREMRANGEBYRANK", key, "0", std::to_string(-options_.max_records - 1)});
+      commands.push_back({"EXPIRE", key, std::to_string(options_.ttl_s)});
+    }
+    auto replies = w.client->Pipeline(commands);
+    if (!replies.ok()) {
+      w.dropped.fetch_add(records);
+      IM_LOG_DEBUG(log::Db(), "cache: {} records for {} keys dropped: {}", records, by_key.size(),
+                   replies.status().message());
+    }
+    lock.lock();
+    w.busy = false;
+    w.written.notify_all();
+  }
+}
+
+void MessageCache::Flush() {
+  std::unique_lock<std::mutex> lock(writer_->mu);
+  writer_->written.wait(lock, [&] { return (writer_->queue.empty() && !writer_->busy) || writer_->stopping; });
+}
+
+std::uint64_t MessageCache::dropped_writes() const { return writer_->dropped.load(); }
 
 void MessageCache::Store(rpc::SeqKind kind, std::int64_t id, const std::vector<rpc::ChatRecord>& records) {
   if (options_.max_records <= 0 || records.empty()) return;
-  const std::string key = Key(kind, id);
-  std::vector<redis::Command> commands;
-  redis::Command zadd = {"ZADD", key};
-  for (const rpc::ChatRecord& record : records) {
-    zadd.push_back(std::to_string(record.msgid()));
-    zadd.push_back(record.SerializeAsString());
+  {
+    std::lock_guard<std::mutex> lock(writer_->mu);
+    if (writer_->queued_records + records.size() > options_.max_queued) {
+      writer_->dropped.fetch_add(records.size());
+      return;
+    }
+    writer_->queue.push_back({Key(kind, id), records});
+    writer_->queued_records += records.size();
   }
-  commands.push_back(std::move(zadd));
-  commands.push_back({"ZREMRANGEBYRANK", key, "0", std::to_string(-options_.max_records - 1)});
-  commands.push_back({"EXPIRE", key, std::to_string(options_.ttl_s)});
-  auto replies = pool_->With([&](redis::RedisClient& c) { return c.Pipeline(commands); });
-  if (!replies.ok()) {
-    IM_LOG_DEBUG(log::Db(), "cache store {} dropped: {}", key, replies.status().message());
-  }
+  writer_->wake.notify_one();
 }
 
 std::optional<std::vector<rpc::ChatRecord>> MessageCache::Read(rpc::SeqKind kind, std::int64_t id,

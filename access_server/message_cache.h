@@ -8,8 +8,10 @@
 // last write. The cache is never the source of truth: a read is served only
 // when the cached records are exactly the continuous run the caller asks for,
 // checked against the sequence's newest offset from storage; anything else
-// (miss, gap, Redis down) is a miss, and the caller reads storage. Writes that
-// fail are dropped (the next read misses). Thread safe.
+// (miss, gap, Redis down) is a miss, and the caller reads storage. Writes are
+// queued and written by one writer thread, which sends everything waiting in
+// one pipelined round trip; writes that fail, or find `max_queued` records
+// already waiting, are dropped (the next read misses). Thread safe.
 
 #include <cstdint>
 #include <memory>
@@ -31,6 +33,7 @@ struct MessageCacheOptions {
   int connections = 8;
   int max_records = 200;
   int ttl_s = 86400;
+  std::size_t max_queued = 100000;  // records waiting for the writer; beyond: dropped
 };
 
 class MessageCache {
@@ -38,8 +41,11 @@ class MessageCache {
   explicit MessageCache(MessageCacheOptions options);
   ~MessageCache();
 
-  /// Adds records of one sequence. Best effort.
+  /// Queues records of one sequence for the writer thread. Best effort;
+  /// never blocks on Redis.
   void Store(rpc::SeqKind kind, std::int64_t id, const std::vector<rpc::ChatRecord>& records);
+  /// Blocks until the queue is empty and nothing is being written. For tests.
+  void Flush();
 
   /// The records with offset in (after_offset, after_offset + limit], when the
   /// cache holds all of them; `newest_offset` is the sequence's newest offset
@@ -49,11 +55,15 @@ class MessageCache {
 
   std::uint64_t hits() const;
   std::uint64_t misses() const;
+  std::uint64_t dropped_writes() const;  // records not cached: queue full or Redis error
 
  private:
   struct Pool;
+  struct Writer;
+  void WriteLoop();
   MessageCacheOptions options_;
   std::unique_ptr<Pool> pool_;
+  std::unique_ptr<Writer> writer_;
 };
 
 }  // namespace im::access

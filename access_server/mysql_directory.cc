@@ -48,7 +48,8 @@ void MysqlDirectory::Invalidate() {
   ++generation_;
   users_.clear();
   banned_.clear();
-  pairs_.clear();
+  blocked_.clear();
+  friends_.clear();
   groups_.clear();
   user_groups_.clear();
 }
@@ -117,16 +118,30 @@ absl::StatusOr<bool> MysqlDirectory::IsBanned(std::int64_t uid) {
   return Cached(banned_, uid, [&] { return QueryExists("SELECT 1 FROM bans WHERE uid = ?", uid, 0); });
 }
 
-absl::StatusOr<bool> MysqlDirectory::IsBlocked(std::int64_t owner, std::int64_t sender) {
-  return Cached(pairs_, "b:" + std::to_string(owner) + ":" + std::to_string(sender), [&] {
-    return QueryExists("SELECT 1 FROM blocks WHERE uid = ? AND blocked_uid = ?", owner, sender);
+absl::StatusOr<MysqlDirectory::UidSet> MysqlDirectory::ListOf(std::unordered_map<std::int64_t, Entry<UidSet>>& cache,
+                                                              const std::string& sql, std::int64_t owner) {
+  return Cached(cache, owner, [&] {
+    return WithConnection(pool_, [&](sql::Connection& c) -> absl::StatusOr<UidSet> {
+      std::unique_ptr<sql::PreparedStatement> stmt(c.prepareStatement(sql));
+      stmt->setInt64(1, owner);
+      std::unique_ptr<sql::ResultSet> rows(stmt->executeQuery());
+      auto uids = std::make_shared<std::unordered_set<std::int64_t>>();
+      while (rows->next()) uids->insert(rows->getInt64(1));
+      return UidSet(std::move(uids));
+    });
   });
 }
 
+absl::StatusOr<bool> MysqlDirectory::IsBlocked(std::int64_t owner, std::int64_t sender) {
+  auto blocked = ListOf(blocked_, "SELECT blocked_uid FROM blocks WHERE uid = ?", owner);
+  if (!blocked.ok()) return blocked.status();
+  return (*blocked)->count(sender) > 0;
+}
+
 absl::StatusOr<bool> MysqlDirectory::IsFriend(std::int64_t owner, std::int64_t other) {
-  return Cached(pairs_, "f:" + std::to_string(owner) + ":" + std::to_string(other), [&] {
-    return QueryExists("SELECT 1 FROM friends WHERE uid = ? AND friend_uid = ?", owner, other);
-  });
+  auto friends = ListOf(friends_, "SELECT friend_uid FROM friends WHERE uid = ?", owner);
+  if (!friends.ok()) return friends.status();
+  return (*friends)->count(other) > 0;
 }
 
 absl::StatusOr<std::shared_ptr<const GroupInfo>> MysqlDirectory::GetGroup(std::int64_t gid) {

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "access_server/directory.h"
 #include "common/db/mysql_pool.h"
@@ -56,6 +57,12 @@ class MysqlDirectory final : public Directory {
   absl::StatusOr<V> Cached(std::unordered_map<K, Entry<V>>& cache, const K& key, Load load);
 
   absl::StatusOr<bool> QueryExists(const std::string& sql, std::int64_t a, std::int64_t b);
+  // The second column of every row whose first is `owner` (a user's block or
+  // friend list): one query and one cache entry per user, not per pair, so
+  // a user writing to many others costs one load each, not one per pair.
+  using UidSet = std::shared_ptr<const std::unordered_set<std::int64_t>>;
+  absl::StatusOr<UidSet> ListOf(std::unordered_map<std::int64_t, Entry<UidSet>>& cache, const std::string& sql,
+                                std::int64_t owner);
   void PollLoop();
 
   db::MysqlPool pool_;
@@ -66,7 +73,8 @@ class MysqlDirectory final : public Directory {
   std::uint64_t generation_ = 0;  // guarded by mu_; bumped by Invalidate()
   std::unordered_map<std::int64_t, Entry<bool>> users_;                            // guarded by mu_
   std::unordered_map<std::int64_t, Entry<bool>> banned_;                           // guarded by mu_
-  std::unordered_map<std::string, Entry<bool>> pairs_;                             // guarded by mu_
+  std::unordered_map<std::int64_t, Entry<UidSet>> blocked_;                        // guarded by mu_; by owner
+  std::unordered_map<std::int64_t, Entry<UidSet>> friends_;                        // guarded by mu_; by owner
   std::unordered_map<std::int64_t, Entry<std::shared_ptr<const GroupInfo>>> groups_;  // guarded by mu_
   std::unordered_map<std::int64_t, Entry<std::vector<std::int64_t>>> user_groups_;   // guarded by mu_
 
