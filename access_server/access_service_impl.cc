@@ -4,6 +4,7 @@
 #include <prometheus/family.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
@@ -61,6 +62,34 @@ grpc::ServerUnaryReactor* AccessServiceImpl::SendPeerMessage(grpc::CallbackServe
     handler_->SendPeer(*request, [this, reply, reactor](SendOutcome outcome) {
       Answer("SendPeerMessage", reply, reactor, std::move(outcome));
     });
+  });
+}
+
+grpc::ServerUnaryReactor* AccessServiceImpl::SendPeerMessages(grpc::CallbackServerContext* context,
+                                                              const rpc::SendPeerMessagesRequest* request,
+                                                              rpc::SendPeerMessagesReply* reply) {
+  constexpr int kMaxSends = 4096;
+  if (request->sends_size() > kMaxSends) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "at most " + std::to_string(kMaxSends) + " sends per call"));
+    return reactor;
+  }
+  return Run(context, [this, request, reply](grpc::ServerUnaryReactor* reactor) {
+    const int n = request->sends_size();
+    if (n == 0) return reactor->Finish(grpc::Status::OK);
+    // Every reply slot exists before the first outcome arrives; each outcome
+    // fills its own slot, and the last one finishes the call.
+    for (int i = 0; i < n; ++i) reply->add_replies();
+    auto waiting = std::make_shared<std::atomic<int>>(n);
+    for (int i = 0; i < n; ++i) {
+      handler_->SendPeer(request->sends(i), [this, reply, reactor, waiting, i](SendOutcome outcome) {
+        Count("SendPeerMessage", outcome.reply.code());
+        *reply->mutable_replies(i) = std::move(outcome.reply);
+        if (outcome.after) outcome.after();
+        if (waiting->fetch_sub(1) == 1) reactor->Finish(grpc::Status::OK);
+      });
+    }
   });
 }
 

@@ -33,6 +33,9 @@ class AccessServiceImpl final : public rpc::AccessService::CallbackService {
   grpc::ServerUnaryReactor* SendPeerMessage(grpc::CallbackServerContext* context,
                                             const rpc::SendPeerMessageRequest* request,
                                             rpc::SendReply* reply) override;
+  grpc::ServerUnaryReactor* SendPeerMessages(grpc::CallbackServerContext* context,
+                                             const rpc::SendPeerMessagesRequest* request,
+                                             rpc::SendPeerMessagesReply* reply) override;
   grpc::ServerUnaryReactor* SendGroupMessage(grpc::CallbackServerContext* context,
                                              const rpc::SendGroupMessageRequest* request,
                                              rpc::SendReply* reply) override;

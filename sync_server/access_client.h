@@ -1,5 +1,8 @@
 #pragma once
 // Asynchronous client of the access_servers (round-robin over the list).
+// Peer sends are coalesced: one SendPeerMessages call carries every send
+// waiting (up to `max_batch`), with at most `max_in_flight` such calls per
+// access_server at once, so a message does not cost a round trip of its own.
 // Callbacks run on gRPC threads: they must not block. Thread safe.
 
 #include <functional>
@@ -17,9 +20,17 @@ class AccessClient {
   template <typename T>
   using Done = std::function<void(absl::StatusOr<T>)>;
 
-  AccessClient(const std::vector<std::string>& addresses, int timeout_ms);
+  struct Options {
+    std::vector<std::string> addresses;
+    int timeout_ms = 5000;
+    int max_batch = 256;     // peer sends per SendPeerMessages call
+    int max_in_flight = 4;   // SendPeerMessages calls per access_server
+  };
+
+  explicit AccessClient(Options options);
   ~AccessClient();
 
+  /// Queued and sent with others in one SendPeerMessages call.
   void SendPeerMessage(rpc::SendPeerMessageRequest request, Done<rpc::SendReply> done);
   void SendGroupMessage(rpc::SendGroupMessageRequest request, Done<rpc::SendReply> done);
   void SyncPeer(rpc::SyncRequest request, Done<rpc::SyncReply> done);

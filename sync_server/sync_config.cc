@@ -20,6 +20,10 @@ void DeclareConfig(config::Schema& schema, SyncConfig* c) {
              "frames per second per connection before it is cut off", 1, 1000000);
   schema.Add("access.addresses", &c->access_addresses, "access_server host:port list (round-robin)");
   schema.Add("access.timeout_ms", &c->access_timeout_ms, "deadline of an access_server call", 10, 600000);
+  schema.Add("access.send_batch", &c->access_send_batch,
+             "most peer sends coalesced into one SendPeerMessages call", 1, 4096);
+  schema.Add("access.send_calls_in_flight", &c->access_send_calls_in_flight,
+             "SendPeerMessages calls in flight per access_server", 1, 1024);
   schema.Add("redis.host", &c->redis_host, "Redis holding login tokens");
   schema.Add("redis.port", &c->redis_port, "Redis port", 1, 65535);
   schema.Add("redis.token_check_threads", &c->token_check_threads, "Redis connections checking login tokens", 1, 64);

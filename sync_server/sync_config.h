@@ -16,6 +16,8 @@ struct SyncConfig {
   std::int64_t max_output_bytes = 256 << 10;
   std::vector<std::string> access_addresses;   // access_server host:port, balanced round-robin
   int access_timeout_ms = 5000;
+  int access_send_batch = 256;
+  int access_send_calls_in_flight = 4;
   std::string redis_host = "127.0.0.1";        // login tokens
   int redis_port = 6379;
   int token_check_threads = 2;

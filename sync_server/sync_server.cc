@@ -82,7 +82,9 @@ class SyncServer final : public daemon::Daemon {
   SyncServer(const SyncConfig& config, const daemon::DaemonContext& context) : config_(config), context_(context) {}
 
   absl::Status Start() override {
-    access_ = std::make_unique<AccessClient>(config_.access_addresses, config_.access_timeout_ms);
+    access_ = std::make_unique<AccessClient>(AccessClient::Options{config_.access_addresses, config_.access_timeout_ms,
+                                                                   config_.access_send_batch,
+                                                                   config_.access_send_calls_in_flight});
     auth::TokenCheckPoolOptions token_options;
     token_options.redis.host = config_.redis_host;
     token_options.redis.port = config_.redis_port;

@@ -114,8 +114,11 @@ absl::Status LocalCluster::Start(const ClusterOptions& options) {
     admin.binary = BinaryPath("admin_qim");
     admin.port = PickFreePort();
     grpc_ports_["admin"] = PickFreePort();
+    // Cheap password hashes: a test's logins must not queue behind Argon2id
+    // on a busy 2-core machine (production keeps libsodium's interactive cost).
     admin.args = {"--http.listen", Address("admin", admin.port), "--grpc.listen", Address("admin", grpc_ports_["admin"]),
-                  "--auth.admin_secret", options.admin_secret};
+                  "--auth.admin_secret", options.admin_secret, "--auth.password_opslimit", "1",
+                  "--auth.password_memlimit_kib", "1024"};
     admin.args.insert(admin.args.end(), mysql_flags.begin(), mysql_flags.end());
     admin.args.insert(admin.args.end(), redis_flags.begin(), redis_flags.end());
     if (!access_addresses.empty()) {
@@ -240,12 +243,18 @@ absl::Status LocalCluster::RegisterNodes(int weight) {
     const bool notify = name.rfind("notify", 0) == 0;
     if (!notify && name.rfind("sync", 0) != 0) continue;
     std::string out;
-    const int rc = RunCommand(
-        {BinaryPath("qim"), "--endpoint", host("admin") + ":" + std::to_string(grpc_ports_.at("admin")), "--secret",
-         options_.admin_secret, "node", "add", "--address", host(name), "--tcp-port", std::to_string(port(name)),
-         "--type", notify ? "notify" : "sync", "--weight", std::to_string(weight), "--admin",
-         host(name) + ":" + std::to_string(admin_port(name))},
-        &out);
+    int rc = 1;
+    // A connect that times out on a loaded machine is tried again (nothing
+    // was sent); any other failure is final.
+    for (int attempt = 1;; ++attempt) {
+      rc = RunCommand(
+          {BinaryPath("qim"), "--endpoint", host("admin") + ":" + std::to_string(grpc_ports_.at("admin")), "--secret",
+           options_.admin_secret, "node", "add", "--address", host(name), "--tcp-port", std::to_string(port(name)),
+           "--type", notify ? "notify" : "sync", "--weight", std::to_string(weight), "--admin",
+           host(name) + ":" + std::to_string(admin_port(name))},
+          &out);
+      if (rc == 0 || attempt == 3 || out.find("unavailable: failed to connect") == std::string::npos) break;
+    }
     if (rc != 0) return absl::InternalError("qim node add for " + name + ": " + out);
   }
   return absl::OkStatus();

@@ -4,6 +4,8 @@
 // sync_server forwards.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+
+#include <set>
 #include <signal.h>
 
 #include <map>
@@ -164,6 +166,57 @@ TEST_F(AccessServerTest, RetriedSendReturnsOriginalResultAndStoresOnce) {
   EXPECT_EQ(again.offset(), first.offset());
   EXPECT_EQ(again.msgid(), first.msgid());
   EXPECT_EQ(Sync(c, 0, before).records_size(), 1);
+}
+
+// SendPeerMessages (what sync_server uses): each send is handled as a
+// SendPeerMessage of its own, replies in request order, one bad send does not
+// spoil the others, and a retried send in a batch is deduplicated.
+TEST_F(AccessServerTest, BatchOfPeerSendsAnswersEachInOrder) {
+  const auto a = uids_["alice"], e = uids_["erin"];
+  const auto before = Sync(e, 0, 0).server_offset();
+  rpc::SendPeerMessagesRequest request;
+  auto add = [&](std::int64_t to, const std::string& content, std::int32_t msgid) {
+    auto* send = request.add_sends();
+    auto* m = send->mutable_message();
+    m->set_from_uid(a);
+    m->set_to_uid(to);
+    m->set_device_id(1);
+    m->set_client_msgid(msgid);
+    m->set_msg_type(1);
+    m->set_content(content);
+    send->set_len(static_cast<int>(content.size()));
+  };
+  for (int i = 0; i < 20; ++i) add(e, "batch " + std::to_string(i), 7000 + i);
+  add(a, "to myself", 7100);         // 400
+  add(e, "batch 3", 7003);           // a retry of the fourth: deduplicated
+  add(999999, "to nobody", 7101);    // 404
+  rpc::SendPeerMessagesReply reply;
+  {
+    grpc::ClientContext context;
+    context.set_deadline(im::rpc::DeadlineAfter(10000));
+    grpc::Status status = stub_->SendPeerMessages(&context, request, &reply);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  ASSERT_EQ(reply.replies_size(), 23);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(reply.replies(i).code(), 200) << i << " " << reply.replies(i).desp();
+  EXPECT_EQ(reply.replies(20).code(), 400);
+  EXPECT_EQ(reply.replies(21).code(), 200);
+  EXPECT_EQ(reply.replies(21).msgid(), reply.replies(3).msgid());
+  EXPECT_EQ(reply.replies(22).code(), 404);
+  // Erin's sequence holds each of the 20 once.
+  rpc::SyncReply inbox = Sync(e, 0, before, 100);
+  ASSERT_EQ(inbox.records_size(), 20);
+  std::set<std::string> contents;
+  for (const auto& r : inbox.records()) contents.insert(r.payload().content());
+  EXPECT_EQ(contents.size(), 20u);
+
+  // Too many sends in one call is refused as a whole.
+  rpc::SendPeerMessagesRequest huge;
+  for (int i = 0; i < 4097; ++i) *huge.add_sends() = request.sends(0);
+  grpc::ClientContext context;
+  context.set_deadline(im::rpc::DeadlineAfter(10000));
+  rpc::SendPeerMessagesReply refused;
+  EXPECT_EQ(stub_->SendPeerMessages(&context, huge, &refused).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(AccessServerTest, BadSendsGetTheirCodesAndStoreNothing) {
