@@ -135,7 +135,6 @@ int main(int argc, char** argv) {
   for (int i = 0; i < options.access_servers; ++i) {
     options.extra_flags["access" + std::to_string(i)] = {"--limits.rate_limit_per_s", "0"};
   }
-  options.extra_flags["admin"] = {"--auth.password_opslimit", "1", "--auth.password_memlimit_kib", "8"};
   for (const auto& [component, flag] : flags) options.extra_flags[component].push_back(flag);
 
   signal(SIGINT, OnSignal);

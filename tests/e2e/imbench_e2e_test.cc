@@ -18,7 +18,6 @@ class ImbenchTest : public ::testing::Test {
     cluster_ = new testing::LocalCluster();
     testing::ClusterOptions options;
     options.extra_flags["access0"] = {"--limits.rate_limit_per_s", "0"};
-    options.extra_flags["admin"] = {"--auth.password_opslimit", "1", "--auth.password_memlimit_kib", "8"};
     const absl::Status s = cluster_->Start(options);
     setup_error_ = new std::string(s.ok() ? "" : std::string(s.message()));
   }

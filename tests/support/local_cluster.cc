@@ -118,7 +118,7 @@ absl::Status LocalCluster::Start(const ClusterOptions& options) {
     // on a busy 2-core machine (production keeps libsodium's interactive cost).
     admin.args = {"--http.listen", Address("admin", admin.port), "--grpc.listen", Address("admin", grpc_ports_["admin"]),
                   "--auth.admin_secret", options.admin_secret, "--auth.password_opslimit", "1",
-                  "--auth.password_memlimit_kib", "1024"};
+                  "--auth.password_memlimit_kib", "8"};
     admin.args.insert(admin.args.end(), mysql_flags.begin(), mysql_flags.end());
     admin.args.insert(admin.args.end(), redis_flags.begin(), redis_flags.end());
     if (!access_addresses.empty()) {
