@@ -97,7 +97,10 @@ class AsioSession final : public Session {
 
   void SendInLoop(std::string frame) override {
     if (state_ == State::kClosed || close_after_write_ || frame.empty()) return;
-    if (out_bytes_ + frame.size() > server_->options.limits.max_output_bytes) {
+    // A frame bigger than the whole limit is still accepted onto an empty
+    // queue (a client that reads promptly gets it); only a backlog of
+    // unsent bytes behind it counts against the limit.
+    if (out_bytes_ > 0 && out_bytes_ + frame.size() > server_->options.limits.max_output_bytes) {
       ++server_->dropped_slow_total;
       IM_LOG_WARN(log::Net(), "conn={} uid={} output queue over {} bytes: dropping the client", id_, uid_,
                   server_->options.limits.max_output_bytes);
