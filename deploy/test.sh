@@ -37,11 +37,11 @@ status=0
 if [[ "$asan" == 1 ]]; then
   echo "== abuse suite against ASan/UBSan notify_server and sync_server ($asan_dir)"
   # halt_on_error: the first report ends the process (a daemon that dies fails
-  # the suite, and the suite also fails on any report in a daemon's log).
-  # detect_leaks=0: see docs/development.md ("Sanitizers").
+  # the suite, and the suite also fails on any report in a daemon's log,
+  # leaks found at a daemon's clean exit included).
   (cd "$asan_dir" &&
     IM_FALLBACK_BUILD_DIR="$build_dir" \
-    ASAN_OPTIONS="halt_on_error=1:detect_leaks=0:abort_on_error=0:detect_stack_use_after_return=0" \
+    ASAN_OPTIONS="halt_on_error=1:detect_leaks=1" \
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
     ctest -L abuse --output-on-failure --timeout 900) || status=$?
 fi
