@@ -25,7 +25,9 @@ struct SessionLimits {
   std::size_t max_body = 65521;            // larger frames: IM_CMD_ERROR 400 and close
   int login_timeout_ms = 10000;            // no successful login by then: close
   int idle_timeout_ms = 90000;             // nothing received for this long: close (0: never)
-  std::size_t max_output_bytes = 256 << 10;  // queued, unsent bytes above this: drop the client
+  // Queued, unsent bytes above this: drop the client. One frame larger than
+  // this is still accepted when nothing else is queued.
+  std::size_t max_output_bytes = 256 << 10;
   int max_requests_per_second = 200;       // frames per second above this: IM_CMD_ERROR 429 and close
 };
 

@@ -32,7 +32,8 @@ std::int64_t NowMs() {
 // read"): an idle session holds no read buffer; only the bytes of a partial
 // frame are kept per session.
 constexpr std::size_t kThreadReadBuffer = 64 << 10;
-thread_local char* tls_read_buffer = nullptr;
+// Owned by the thread: freed when the io thread exits.
+thread_local std::unique_ptr<char[]> tls_read_buffer;
 thread_local const void* tls_server = nullptr;
 thread_local int tls_thread_index = -1;
 
@@ -97,7 +98,10 @@ class AsioSession final : public Session {
 
   void SendInLoop(std::string frame) override {
     if (state_ == State::kClosed || close_after_write_ || frame.empty()) return;
-    if (out_bytes_ + frame.size() > server_->options.limits.max_output_bytes) {
+    // A frame bigger than the whole limit is still accepted onto an empty
+    // queue (a client that reads promptly gets it); only a backlog of
+    // unsent bytes behind it counts against the limit.
+    if (out_bytes_ > 0 && out_bytes_ + frame.size() > server_->options.limits.max_output_bytes) {
       ++server_->dropped_slow_total;
       IM_LOG_WARN(log::Net(), "conn={} uid={} output queue over {} bytes: dropping the client", id_, uid_,
                   server_->options.limits.max_output_bytes);
@@ -225,13 +229,13 @@ class AsioSession final : public Session {
   }
 
   void OnReadable() {
-    if (tls_read_buffer == nullptr) tls_read_buffer = new char[kThreadReadBuffer];
+    if (tls_read_buffer == nullptr) tls_read_buffer.reset(new char[kThreadReadBuffer]);
     for (int round = 0; round < 4; ++round) {
       boost::system::error_code ec;
-      const std::size_t n = socket_.read_some(asio::buffer(tls_read_buffer, kThreadReadBuffer), ec);
+      const std::size_t n = socket_.read_some(asio::buffer(tls_read_buffer.get(), kThreadReadBuffer), ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) break;
       if (ec) return CloseNow();  // EOF or reset
-      std::string_view data(tls_read_buffer, n);
+      std::string_view data(tls_read_buffer.get(), n);
       if (!pending_.empty()) {
         pending_.append(data);
         std::string buffered;

@@ -34,7 +34,8 @@ struct ClusterOptions {
   std::map<std::string, ServiceHost> hosts;
 };
 
-/// Where the built binaries are (set by CMake as IM_BUILD_DIR).
+/// Where the built binaries are (set by CMake as IM_BUILD_DIR); a binary
+/// missing there is taken from $IM_FALLBACK_BUILD_DIR when that is set.
 std::string BinaryPath(const std::string& daemon);
 
 class LocalCluster {
