@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,7 +15,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 namespace im::testing {
@@ -52,12 +56,43 @@ std::string FindExecutable(const std::vector<std::string>& candidates) {
 
 }  // namespace
 
+namespace {
+
+// Claims `port` for this process until it exits: an flock on a file per port
+// shared by every test process of the machine, so two tests running in
+// parallel never both pick a port before either daemon has bound it, and
+// one process never picks a port twice. The lock dies with the process.
+bool ClaimPort(int port) {
+  static std::mutex mu;
+  static std::set<int> claimed;
+  std::lock_guard<std::mutex> lock(mu);
+  if (claimed.count(port)) return false;
+  const std::string dir = "/tmp/qim-test-ports";
+  ::mkdir(dir.c_str(), 01777);
+  const std::string file = dir + "/" + std::to_string(port);
+  const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return true;  // no shared claims here; the bind check still applies
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return false;
+  }
+  claimed.insert(port);  // the descriptor stays open: the claim lasts until exit
+  return true;
+}
+
+}  // namespace
+
 int PickFreePort() {
   static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  static std::mutex rng_mu;
   std::uniform_int_distribution<int> dist(20000, 31999);
   for (int attempt = 0; attempt < 1000; ++attempt) {
-    const int port = dist(rng);
-    if (CanBind(port)) return port;
+    int port;
+    {
+      std::lock_guard<std::mutex> lock(rng_mu);
+      port = dist(rng);
+    }
+    if (CanBind(port) && ClaimPort(port)) return port;
   }
   return 0;
 }

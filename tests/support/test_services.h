@@ -26,7 +26,9 @@ struct ServiceHost {
   bool loopback() const { return address == "127.0.0.1"; }
 };
 
-/// A random free TCP port on 127.0.0.1 below the ephemeral range (20000–32000).
+/// A random free TCP port on 127.0.0.1 below the ephemeral range (20000–32000),
+/// claimed for this process until it exits (a lock file per port in
+/// /tmp/qim-test-ports), so tests running in parallel never share one.
 int PickFreePort();
 
 /// True once something accepts TCP connections on 127.0.0.1:port (or host:port,
