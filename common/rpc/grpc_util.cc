@@ -12,7 +12,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, const Chan
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  std::string target_name_override;
+  auto credentials = ChannelCredentials(&target_name_override);
+  if (!target_name_override.empty()) args.SetSslTargetNameOverride(target_name_override);
+  return grpc::CreateCustomChannel(target, credentials, args);
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
