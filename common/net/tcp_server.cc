@@ -637,6 +637,31 @@ void TcpServer::Impl::Sweep(int index) {
   });
 }
 
+namespace {
+
+// A listening acceptor on `listen` (host:port) bound to `io`; `key` names the
+// config key in errors.
+absl::Status OpenAcceptor(asio::io_context& io, const std::string& key, const std::string& listen, int backlog,
+                          std::unique_ptr<tcp::acceptor>* out) {
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(listen, &host, &port)) return absl::InvalidArgumentError(key + ": not host:port: " + listen);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return absl::InvalidArgumentError(key + ": bad address " + host + ": " + ec.message());
+  auto acceptor = std::make_unique<tcp::acceptor>(io);
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec) acceptor->listen(backlog, ec);
+  if (ec) return absl::UnavailableError("listen on " + listen + ": " + ec.message());
+  *out = std::move(acceptor);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 TcpServer::TcpServer(TcpServerOptions options, SessionHandler* handler)
     : impl_(std::make_unique<Impl>(std::move(options), handler)) {}
 
@@ -655,16 +680,12 @@ absl::Status TcpServer::Start() {
     t->sweep_timer = std::make_unique<asio::steady_timer>(t->io);
     impl_->threads.push_back(std::move(t));
   }
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) return absl::InvalidArgumentError("bad listen address " + host + ": " + ec.message());
-  auto acceptor = std::make_unique<tcp::acceptor>(impl_->threads[0]->io);
-  tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
-  acceptor->open(endpoint.protocol(), ec);
-  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor->bind(endpoint, ec);
-  if (!ec) acceptor->listen(impl_->options.backlog, ec);
-  if (ec) return absl::UnavailableError("listen on " + impl_->options.listen + ": " + ec.message());
+  std::unique_ptr<tcp::acceptor> acceptor;
+  if (absl::Status s = OpenAcceptor(impl_->threads[0]->io, "listen", impl_->options.listen, impl_->options.backlog,
+                                    &acceptor);
+      !s.ok()) {
+    return s;
+  }
   impl_->port = acceptor->local_endpoint().port();
   impl_->acceptor = std::move(acceptor);
   impl_->accept_retry = std::make_unique<asio::steady_timer>(impl_->threads[0]->io);
@@ -691,11 +712,6 @@ absl::Status TcpServer::Start() {
 
 absl::Status TcpServer::StartTlsListener() {
   const TcpServerOptions& o = impl_->options;
-  std::string host;
-  int port = 0;
-  if (!SplitHostPort(o.tls.listen, &host, &port)) {
-    return absl::InvalidArgumentError("server.tls_listen: not host:port: " + o.tls.listen);
-  }
   auto ssl = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
   boost::system::error_code ec;
   ssl->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -706,19 +722,15 @@ absl::Status TcpServer::StartTlsListener() {
   if (ec) return absl::InvalidArgumentError("server.tls_cert_file: " + o.tls.cert_file + ": " + ec.message());
   ssl->use_private_key_file(o.tls.key_file, asio::ssl::context::pem, ec);
   if (ec) return absl::InvalidArgumentError("server.tls_key_file: " + o.tls.key_file + ": " + ec.message());
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) return absl::InvalidArgumentError("bad server.tls_listen address " + host + ": " + ec.message());
-  auto acceptor = std::make_unique<tcp::acceptor>(impl_->threads[0]->io);
-  tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
-  acceptor->open(endpoint.protocol(), ec);
-  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor->bind(endpoint, ec);
-  if (!ec) acceptor->listen(o.backlog, ec);
-  if (ec) return absl::UnavailableError("listen on " + o.tls.listen + ": " + ec.message());
+  std::unique_ptr<tcp::acceptor> acceptor;
+  if (absl::Status s = OpenAcceptor(impl_->threads[0]->io, "server.tls_listen", o.tls.listen, o.backlog, &acceptor);
+      !s.ok()) {
+    return s;
+  }
   impl_->tls_port = acceptor->local_endpoint().port();
   impl_->tls_acceptor = std::move(acceptor);
   impl_->ssl = std::move(ssl);
-  IM_LOG_INFO(log::Net(), "client protocol over TLS listening on {}:{}", host, impl_->tls_port);
+  IM_LOG_INFO(log::Net(), "client protocol over TLS listening on {} (port {})", o.tls.listen, impl_->tls_port);
   return absl::OkStatus();
 }
 

@@ -20,6 +20,7 @@
 #include "common/net/frame_codec.h"
 #include "common/rpc/grpc_util.h"
 #include "common/rpc/tls.h"
+#include "proto/access.grpc.pb.h"
 #include "proto/im_client.pb.h"
 #include "tests/support/local_cluster.h"
 #include "tests/support/raw_client.h"
@@ -166,10 +167,18 @@ class TlsE2eTest : public ::testing::Test {
 
   static std::string Cert(const std::string& file) { return ReadFile(certs_->path() + "/" + file); }
 
-  // Whether a channel with `credentials` to access0 becomes ready.
-  static bool Connects(const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
-    auto channel = grpc::CreateChannel(cluster_->address("access0"), credentials);
-    return channel->WaitForConnected(rpc::DeadlineAfter(3000));
+  // A real call to access0 (GetSyncOffsets) over `channel`.
+  static grpc::Status Call(const std::shared_ptr<grpc::Channel>& channel) {
+    auto stub = rpc::AccessService::NewStub(channel);
+    grpc::ClientContext context;
+    context.set_deadline(rpc::DeadlineAfter(10000));
+    rpc::GetSyncOffsetsRequest request;
+    request.set_uid(uid_);
+    rpc::GetSyncOffsetsReply reply;
+    return stub->GetSyncOffsets(&context, request, &reply);
+  }
+  static grpc::Status Call(const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+    return Call(grpc::CreateChannel(cluster_->address("access0"), credentials));
   }
 
   static std::shared_ptr<grpc::ChannelCredentials> Ssl(const std::string& ca, const std::string& cert,
@@ -218,27 +227,29 @@ std::string TlsE2eTest::token_;
 bool TlsE2eTest::setup_ok_ = false;
 
 TEST_F(TlsE2eTest, GrpcWithTheCaAndAClientCertConnects) {
-  EXPECT_TRUE(Connects(Ssl("ca.pem", "node.pem", "node.key")));
+  grpc::Status status = Call(Ssl("ca.pem", "node.pem", "node.key"));
+  EXPECT_TRUE(status.ok()) << status.error_message();
   // And through the shared helper, as the daemons dial each other.
   rpc::TlsOptions tls;
   tls.cert_file = certs_->path() + "/node.pem";
   tls.key_file = certs_->path() + "/node.key";
   tls.ca_file = certs_->path() + "/ca.pem";
   ASSERT_TRUE(rpc::InstallTls(tls).ok());
-  EXPECT_TRUE(rpc::MakeChannel(cluster_->address("access0"))->WaitForConnected(rpc::DeadlineAfter(3000)));
+  status = Call(rpc::MakeChannel(cluster_->address("access0")));
+  EXPECT_TRUE(status.ok()) << status.error_message();
   ASSERT_TRUE(rpc::InstallTls(rpc::TlsOptions()).ok());
 }
 
-TEST_F(TlsE2eTest, GrpcWithoutTlsFails) { EXPECT_FALSE(Connects(grpc::InsecureChannelCredentials())); }
+TEST_F(TlsE2eTest, GrpcWithoutTlsFails) { EXPECT_FALSE(Call(grpc::InsecureChannelCredentials()).ok()); }
 
 TEST_F(TlsE2eTest, GrpcTrustingAnotherCaFails) {
-  EXPECT_FALSE(Connects(Ssl("otherca.pem", "node.pem", "node.key")));
+  EXPECT_FALSE(Call(Ssl("otherca.pem", "node.pem", "node.key")).ok());
 }
 
-TEST_F(TlsE2eTest, GrpcWithoutAClientCertFails) { EXPECT_FALSE(Connects(Ssl("ca.pem", "", ""))); }
+TEST_F(TlsE2eTest, GrpcWithoutAClientCertFails) { EXPECT_FALSE(Call(Ssl("ca.pem", "", "")).ok()); }
 
 TEST_F(TlsE2eTest, GrpcWithAClientCertOfAnotherCaFails) {
-  EXPECT_FALSE(Connects(Ssl("ca.pem", "stranger.pem", "stranger.key")));
+  EXPECT_FALSE(Call(Ssl("ca.pem", "stranger.pem", "stranger.key")).ok());
 }
 
 TEST_F(TlsE2eTest, ClientLogsInToNotifyOverTls) { LogInAndPing(tls_ports_["notify0"]); }
