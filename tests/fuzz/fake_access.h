@@ -10,8 +10,11 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 
+#include "common/log/log.h"
 #include "proto/access.grpc.pb.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace im::fuzz {
 
@@ -104,12 +107,20 @@ class FakeAccess final : public rpc::AccessService::CallbackService {
   std::int64_t next_offset_ = 0;  // guarded by mu_ (read racily in answers: fine for a fake)
 };
 
-/// Serves `service` on a free loopback port; sets `*port`. Null on failure.
-inline std::unique_ptr<grpc::Server> ServeFakeAccess(FakeAccess* service, int* port) {
+/// Turns logging off and serves `service` on a free loopback port; returns
+/// the server and sets `*address` (host:port). Aborts when it cannot.
+inline std::unique_ptr<grpc::Server> ServeFakeAccess(FakeAccess* service, std::string* address) {
+  log::Options options;
+  options.level = "off";
+  (void)log::Init(options);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(service);
-  return builder.BuildAndStart();
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  FUZZ_CHECK(server != nullptr && port != 0);
+  *address = "127.0.0.1:" + std::to_string(port);
+  return server;
 }
 
 }  // namespace im::fuzz

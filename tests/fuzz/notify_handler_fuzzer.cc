@@ -31,16 +31,12 @@ using namespace im;
 
 struct World {
   World() {
-    log::Options options;
-    options.level = "off";
-    (void)log::Init(options);
-    int port = 0;
-    server = fuzz::ServeFakeAccess(&access_service, &port);
-    FUZZ_CHECK(server != nullptr && port != 0);
+    std::string address;
+    server = fuzz::ServeFakeAccess(&access_service, &address);
     notify::NotifyConfig config;
     config.listen = "127.0.0.1:0";
     config.threads = 1;
-    config.access_address = "127.0.0.1:" + std::to_string(port);
+    config.access_address = address;
     config.access_timeout_ms = 5000;
     config.redis_port = 1;  // never used: logins are not fuzzed here
     config.route_addresses = {"127.0.0.1:1"};

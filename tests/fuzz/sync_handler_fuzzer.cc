@@ -35,13 +35,9 @@ using namespace im;
 
 struct World {
   World() {
-    log::Options options;
-    options.level = "off";
-    (void)log::Init(options);
-    int port = 0;
-    server = fuzz::ServeFakeAccess(&access_service, &port);
-    FUZZ_CHECK(server != nullptr && port != 0);
-    access = std::make_unique<sync::AccessClient>(std::vector<std::string>{"127.0.0.1:" + std::to_string(port)},
+    std::string address;
+    server = fuzz::ServeFakeAccess(&access_service, &address);
+    access = std::make_unique<sync::AccessClient>(std::vector<std::string>{address},
                                                   5000);
     handler = std::make_unique<sync::SyncSessionHandler>(access.get(), nullptr, 16 << 10);
   }
