@@ -277,5 +277,24 @@ TEST_F(TlsE2eTest, ServerTrustingAnotherCaIsRefusedByTheClient) {
   EXPECT_FALSE(c.Connect(tls_ports_["notify0"]));
 }
 
+TEST_F(TlsE2eTest, QimConsoleReachesAdminWithTlsFlagsOnly) {
+  const std::string d = certs_->path();
+  std::vector<std::string> qim = {testing::BinaryPath("qim"), "--endpoint",
+                                  "127.0.0.1:" + std::to_string(cluster_->admin_grpc_port()), "--secret",
+                                  "test-admin-secret", "--timeout-ms", "5000"};
+  std::vector<std::string> with_tls = qim;
+  for (const std::string& f : {std::string("--tls-cert"), d + "/node.pem", std::string("--tls-key"), d + "/node.key",
+                               std::string("--tls-ca"), d + "/ca.pem"}) {
+    with_tls.push_back(f);
+  }
+  for (auto* argv : {&qim, &with_tls}) {
+    argv->push_back("node");
+    argv->push_back("list");
+  }
+  std::string out;
+  EXPECT_EQ(testing::RunCommand(with_tls, &out), 0) << out;
+  EXPECT_NE(testing::RunCommand(qim, &out), 0) << out;
+}
+
 }  // namespace
 }  // namespace im
