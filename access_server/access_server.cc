@@ -92,7 +92,7 @@ class AccessServer final : public daemon::Daemon {
     grpc::ServerBuilder builder;
     im::rpc::ConfigureServerBuilder(builder);
     int bound_port = 0;
-    builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &bound_port);
+    builder.AddListeningPort(config_.listen, rpc::ServerCredentials(), &bound_port);
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     if (!server_ || bound_port == 0) return absl::UnavailableError("cannot listen on " + config_.listen);

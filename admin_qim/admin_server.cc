@@ -73,7 +73,7 @@ absl::Status AdminServer::Start() {
   service_ = NewAdminService(ops_.get(), AdminServiceOptions{config_.admin_secret, config_.grpc_workers});
   grpc::ServerBuilder builder;
   rpc::ConfigureServerBuilder(builder);
-  builder.AddListeningPort(config_.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port_);
+  builder.AddListeningPort(config_.grpc_listen, rpc::ServerCredentials(), &grpc_port_);
   builder.RegisterService(service_.get());
   grpc_ = builder.BuildAndStart();
   if (!grpc_ || grpc_port_ == 0) return absl::UnavailableError("grpc.listen: cannot listen on " + config_.grpc_listen);

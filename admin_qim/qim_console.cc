@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/rpc/grpc_util.h"
+#include "common/rpc/tls.h"
 #include "proto/admin.grpc.pb.h"
 
 namespace im::qim {
@@ -31,6 +32,7 @@ struct Settings {
   std::string secret;
   std::string config_file;
   int timeout_ms = 5000;
+  rpc::TlsOptions tls;  // admin_qim's gRPC with [tls] on: this console's certificate and the CA
 };
 
 // Fills what flags left empty from the environment, then from the config file.
@@ -42,6 +44,9 @@ std::string ResolveSettings(Settings* s) {
   };
   if (s->endpoint.empty()) s->endpoint = env("QIM_ENDPOINT");
   if (s->secret.empty()) s->secret = env("QIM_SECRET");
+  if (s->tls.cert_file.empty()) s->tls.cert_file = env("QIM_TLS_CERT");
+  if (s->tls.key_file.empty()) s->tls.key_file = env("QIM_TLS_KEY");
+  if (s->tls.ca_file.empty()) s->tls.ca_file = env("QIM_TLS_CA");
   std::string file = s->config_file;
   bool explicit_file = !file.empty();
   if (file.empty()) {
@@ -63,6 +68,10 @@ std::string ResolveSettings(Settings* s) {
     }
   }
   if (s->endpoint.empty()) s->endpoint = kDefaultEndpoint;
+  if (s->tls.enabled() && (s->tls.key_file.empty() || s->tls.ca_file.empty())) {
+    return "--tls-cert needs --tls-key and --tls-ca (env QIM_TLS_KEY, QIM_TLS_CA)";
+  }
+  if (absl::Status tls = rpc::InstallTls(s->tls); !tls.ok()) return std::string(tls.message());
   if (s->secret.empty()) {
     return "no admin secret: pass --secret, set QIM_SECRET, or put secret = \"...\" in " +
            (file.empty() ? std::string("~/.config/qim/config.toml") : file);
@@ -213,6 +222,10 @@ struct Commands {
       app.add_option("--config", settings->config_file,
                      "config file with endpoint/secret (env QIM_CONFIG; default ~/.config/qim/config.toml)");
       app.add_option("--timeout-ms", settings->timeout_ms, "deadline of each call")->check(CLI::Range(1, 600000));
+      app.add_option("--tls-cert", settings->tls.cert_file,
+                     "PEM client certificate when admin_qim's gRPC uses TLS ([tls]; env QIM_TLS_CERT)");
+      app.add_option("--tls-key", settings->tls.key_file, "PEM key of --tls-cert (env QIM_TLS_KEY)");
+      app.add_option("--tls-ca", settings->tls.ca_file, "PEM CA that admin_qim's certificate chains to (env QIM_TLS_CA)");
     }
     AddAccount();
     AddUserCommands();

@@ -10,7 +10,7 @@ PACKAGES=(
   libhiredis-dev libmysqlcppconn-dev mariadb-server mariadb-client
   libspdlog-dev libgtest-dev libgmock-dev librocksdb-dev prometheus-cpp-dev
   libsodium-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
-  redis-server redis-tools clang-14 libclang-rt-14-dev
+  redis-server redis-tools clang-14 libclang-rt-14-dev libssl-dev openssl
   libsqlite3-dev libedit-dev
   iproute2 procps curl
 )

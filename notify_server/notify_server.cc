@@ -64,6 +64,8 @@ class NotifyServer final : public daemon::Daemon, public net::SessionHandler {
     tcp.limits.idle_timeout_ms = 3 * config_.heartbeat_interval_ms;
     tcp.limits.max_output_bytes = static_cast<std::size_t>(config_.max_output_bytes);
     tcp.limits.max_requests_per_second = config_.max_requests_per_second;
+    tcp.tls = config_.tls;
+    tcp.tls.handshake_timeout_ms = config_.login_timeout_ms;
     tcp_ = std::make_unique<net::TcpServer>(tcp, this);
 
     auth::TokenCheckPoolOptions pool;
@@ -391,6 +393,7 @@ void DeclareConfig(config::Schema& schema, NotifyConfig* c) {
   schema.Add("route.reconnect_max_ms", &c->route_reconnect_max_ms, "longest wait between reconnect attempts", 10,
              60000);
   schema.AddCheck([c] { return net::CheckHostPort("server.listen", c->listen); });
+  net::AddClientTlsKeys(schema, &c->tls);
   schema.AddCheck([c] { return net::CheckHostPort("access.address", c->access_address); });
   schema.AddCheck([c] {
     if (c->route_addresses.empty()) return std::string("route.addresses: at least one route_server is needed");

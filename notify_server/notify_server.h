@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/net/tcp_server.h"
 #include "common/config/config.h"
 #include "common/daemon/daemon.h"
 
@@ -28,6 +29,7 @@ struct NotifyConfig {
   int max_output_bytes = 256 << 10;
   int max_requests_per_second = 200;
   int accept_retry_ms = 100;
+  net::ClientTlsOptions tls;  // server.tls_listen, server.tls_cert_file, server.tls_key_file
   // [push]
   bool push_data = true;
   int push_max_data_bytes = 4096;

@@ -35,7 +35,7 @@ class RouteServer final : public daemon::Daemon {
     grpc::ServerBuilder builder;
     rpc::ConfigureServerBuilder(builder);
     int port = 0;
-    builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(), &port);
+    builder.AddListeningPort(config_.listen, rpc::ServerCredentials(), &port);
     builder.RegisterService(&service_);
     server_ = builder.BuildAndStart();
     if (!server_ || port == 0) return absl::UnavailableError("cannot listen on " + config_.listen);

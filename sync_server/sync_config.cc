@@ -27,6 +27,7 @@ void DeclareConfig(config::Schema& schema, SyncConfig* c) {
   schema.Add("redis.host", &c->redis_host, "Redis holding login tokens");
   schema.Add("redis.port", &c->redis_port, "Redis port", 1, 65535);
   schema.Add("redis.token_check_threads", &c->token_check_threads, "Redis connections checking login tokens", 1, 64);
+  net::AddClientTlsKeys(schema, &c->tcp.tls);
   schema.AddCheck([c]() -> std::string {
     if (std::string e = net::CheckHostPort("server.listen", c->tcp.listen); !e.empty()) return e;
     if (c->access_addresses.empty()) return "access.addresses: at least one access_server is required";

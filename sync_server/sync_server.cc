@@ -99,6 +99,7 @@ class SyncServer final : public daemon::Daemon {
     net::TcpServerOptions tcp = config_.tcp;
     tcp.limits.max_body = static_cast<std::size_t>(config_.max_body);
     tcp.limits.max_output_bytes = static_cast<std::size_t>(config_.max_output_bytes);
+    tcp.tls.handshake_timeout_ms = tcp.limits.login_timeout_ms;
     server_ = std::make_unique<net::TcpServer>(tcp, handler_.get());
     if (absl::Status s = server_->Start(); !s.ok()) return s;
     metrics_ = std::make_unique<SyncMetrics>(*context_.registry, server_.get(), handler_.get());

@@ -26,6 +26,7 @@ void AddCommonKeys(config::Schema& schema, CommonConfig* config) {
   schema.Add("admin.drain_timeout_ms", &config->drain_timeout_ms,
              "on SIGTERM, time allowed to finish in-flight work", 0, 600000);
   schema.AddCheck([config] { return net::CheckHostPort("admin.listen", config->admin_listen); });
+  rpc::AddTlsKeys(schema, &config->grpc_tls);
 }
 
 namespace {
@@ -68,6 +69,16 @@ int RunDaemon(int argc, char** argv, const DaemonSpec& spec) {
   }
   IM_LOG_INFO(log::Main(), "{} starting pid={} config={}", spec.name, getpid(),
               command_line.config_file.empty() ? "(defaults and flags)" : command_line.config_file);
+  if (absl::Status s = rpc::InstallTls(common.grpc_tls); !s.ok()) {
+    IM_LOG_ERROR(log::Main(), "config error: {}", s.message());
+    std::cerr << spec.name << ": config error: " << s.message() << std::endl;
+    return 2;
+  }
+  if (common.grpc_tls.enabled()) {
+    IM_LOG_INFO(log::Main(), "inter-daemon gRPC uses TLS (cert {}, CA {}, client certs {})",
+                common.grpc_tls.cert_file, common.grpc_tls.ca_file,
+                common.grpc_tls.require_client_cert ? "required" : "not requested");
+  }
 
   // Signals are caught on a thread of their own, so a second one is seen
   // while the main thread drains.

@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "common/config/config.h"
 #include "common/log/log.h"
+#include "common/rpc/tls.h"
 
 namespace prometheus {
 class Registry;
@@ -23,11 +24,12 @@ class Registry;
 
 namespace im::daemon {
 
-/// Keys every daemon has: [log] and [admin].
+/// Keys every daemon has: [log], [admin] and [tls] (inter-daemon gRPC).
 struct CommonConfig {
   log::Options log;
   std::string admin_listen = "127.0.0.1:0";  // /metrics and /healthz; port 0: any free port
   int drain_timeout_ms = 5000;               // SIGTERM: time allowed to finish in-flight work
+  rpc::TlsOptions grpc_tls;                  // [tls]: installed by RunDaemon before create()
 };
 
 void AddCommonKeys(config::Schema& schema, CommonConfig* config);

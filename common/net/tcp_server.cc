@@ -1,16 +1,21 @@
 #include "common/net/tcp_server.h"
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <sys/socket.h>
 
 #include <array>
 #include <atomic>
 #include <future>
 #include <cerrno>
+#include <cstring>
+#include <unistd.h>
 #include <chrono>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "common/config/config.h"
 #include "common/net/host_port.h"
 #include "common/log/log.h"
 #include "common/net/client_protocol.h"
@@ -38,12 +43,14 @@ thread_local const void* tls_server = nullptr;
 thread_local int tls_thread_index = -1;
 
 class AsioSession;
+class TlsRelay;
 
 }  // namespace
 
 struct ThreadState {
   asio::io_context io{1};
   std::unordered_map<std::uint64_t, std::shared_ptr<AsioSession>> sessions;
+  std::unordered_map<TlsRelay*, std::weak_ptr<TlsRelay>> relays;  // TLS connections of this thread
   std::unique_ptr<asio::steady_timer> sweep_timer;
   std::thread thread;
 };
@@ -53,6 +60,11 @@ struct TcpServer::Impl {
 
   void Accept();
   void OnAccepted(const boost::system::error_code& ec, tcp::socket socket, int index);
+  // Starts a session on `socket`, which belongs to threads[index]->io. Acceptor
+  // thread (plain) or threads[index] (TLS).
+  void StartSession(tcp::socket socket, int index);
+  void AcceptTls();
+  void OnTlsAccepted(const boost::system::error_code& ec, tcp::socket socket, int index);
   void Sweep(int index);
   bool OnThread(int index) const { return tls_server == this && tls_thread_index == index; }
 
@@ -61,6 +73,11 @@ struct TcpServer::Impl {
   std::vector<std::unique_ptr<ThreadState>> threads;
   std::unique_ptr<tcp::acceptor> acceptor;  // on threads[0]
   std::unique_ptr<asio::steady_timer> accept_retry;
+  std::unique_ptr<asio::ssl::context> ssl;     // with options.tls.listen
+  std::unique_ptr<tcp::acceptor> tls_acceptor;  // on threads[0]
+  std::size_t next_tls_thread = 0;
+  int tls_port = 0;
+  std::atomic<std::uint64_t> tls_handshake_failures_total{0};
   std::atomic<bool> accepting{false};
   bool fd_exhausted = false;  // acceptor thread only
   std::size_t next_thread = 0;
@@ -396,7 +413,130 @@ class AsioSession final : public Session {
   bool close_after_write_ = false;
 };
 
+// One TLS client connection: does the handshake, then relays plaintext both
+// ways between the TLS stream and one end of a socketpair whose other end is
+// an ordinary AsioSession. Lives on one io thread; either side closing closes
+// both. Holds two 16 KiB buffers besides OpenSSL's own.
+class TlsRelay final : public std::enable_shared_from_this<TlsRelay> {
+ public:
+  TlsRelay(TcpServer::Impl* server, int index, tcp::socket socket)
+      : server_(server), index_(index), tls_(std::move(socket), *server->ssl), plain_(server->threads[index]->io),
+        handshake_timer_(server->threads[index]->io) {}
+
+  void Begin() {
+    server_->threads[index_]->relays.emplace(this, shared_from_this());
+    boost::system::error_code ec;
+    tls_.next_layer().set_option(tcp::no_delay(true), ec);
+    handshake_timer_.expires_after(std::chrono::milliseconds(server_->options.tls.handshake_timeout_ms));
+    handshake_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& e) {
+      if (e || self->handshaken_ || self->closed_) return;
+      ++self->server_->tls_handshake_failures_total;
+      IM_LOG_INFO(log::Net(), "tls: no handshake within {} ms: closing",
+                  self->server_->options.tls.handshake_timeout_ms);
+      self->Close();
+    });
+    tls_.async_handshake(asio::ssl::stream_base::server,
+                         [self = shared_from_this()](const boost::system::error_code& e) { self->OnHandshake(e); });
+  }
+
+  void Close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    handshake_timer_.cancel();
+    tls_.next_layer().close(ec);
+    plain_.close(ec);
+    server_->threads[index_]->relays.erase(this);
+  }
+
+ private:
+  using unix_socket = asio::local::stream_protocol::socket;
+
+  void OnHandshake(const boost::system::error_code& ec) {
+    if (closed_) return;
+    handshake_timer_.cancel();
+    if (ec) {
+      ++server_->tls_handshake_failures_total;
+      IM_LOG_INFO(log::Net(), "tls handshake failed: {}", ec.message());
+      return Close();
+    }
+    handshaken_ = true;
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+      IM_LOG_WARN(log::Net(), "tls: socketpair: {}", std::strerror(errno));
+      return Close();
+    }
+    boost::system::error_code e1, e2;
+    plain_.assign(asio::local::stream_protocol(), fds[0], e1);
+    // The session's end: Asio's socket calls work on any stream fd (TCP-only
+    // options such as TCP_NODELAY fail quietly).
+    tcp::socket session_end(server_->threads[index_]->io);
+    session_end.assign(tcp::v4(), fds[1], e2);
+    if (e1 || e2) {
+      if (e1) ::close(fds[0]);
+      if (e2) ::close(fds[1]);
+      return Close();
+    }
+    server_->StartSession(std::move(session_end), index_);
+    ReadTls();
+    ReadPlain();
+  }
+
+  void ReadTls() {
+    tls_.async_read_some(asio::buffer(from_client_),
+                         [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                           if (self->closed_) return;
+                           if (ec) return self->Close();
+                           asio::async_write(self->plain_, asio::buffer(self->from_client_.data(), n),
+                                             [self](const boost::system::error_code& e, std::size_t) {
+                                               if (self->closed_) return;
+                                               if (e) return self->Close();
+                                               self->ReadTls();
+                                             });
+                         });
+  }
+
+  void ReadPlain() {
+    plain_.async_read_some(asio::buffer(to_client_),
+                           [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                             if (self->closed_) return;
+                             if (ec) return self->Close();  // the session closed: so does the client
+                             asio::async_write(self->tls_, asio::buffer(self->to_client_.data(), n),
+                                               [self](const boost::system::error_code& e, std::size_t) {
+                                                 if (self->closed_) return;
+                                                 if (e) return self->Close();
+                                                 self->ReadPlain();
+                                               });
+                           });
+  }
+
+  TcpServer::Impl* server_;
+  int index_;
+  asio::ssl::stream<tcp::socket> tls_;
+  unix_socket plain_;
+  asio::steady_timer handshake_timer_;
+  std::array<char, 16384> from_client_;
+  std::array<char, 16384> to_client_;
+  bool handshaken_ = false;
+  bool closed_ = false;
+};
+
 }  // namespace
+
+void AddClientTlsKeys(config::Schema& schema, ClientTlsOptions* options) {
+  schema.Add("server.tls_listen", &options->listen,
+             "host:port of a second client listener speaking the same protocol inside TLS; empty: none");
+  schema.Add("server.tls_cert_file", &options->cert_file, "PEM certificate chain of the TLS listener");
+  schema.Add("server.tls_key_file", &options->key_file, "PEM private key of server.tls_cert_file");
+  schema.AddCheck([options]() -> std::string {
+    if (options->listen.empty()) return "";
+    if (std::string e = CheckHostPort("server.tls_listen", options->listen); !e.empty()) return e;
+    if (options->cert_file.empty() || options->key_file.empty()) {
+      return "server.tls_cert_file, server.tls_key_file: required with server.tls_listen";
+    }
+    return "";
+  });
+}
 
 void TcpServer::Impl::Accept() {
   if (!accepting.load()) return;
@@ -439,15 +579,51 @@ void TcpServer::Impl::OnAccepted(const boost::system::error_code& ec, tcp::socke
     socket.close(ignored);
     return Accept();
   }
+  StartSession(std::move(socket), index);
+  Accept();
+}
+
+void TcpServer::Impl::StartSession(tcp::socket socket, int index) {
   ++connections;
-  // The socket belongs to the io_context chosen in Accept(); start it there.
+  // The socket belongs to threads[index]->io; start it there.
   auto session = std::make_shared<AsioSession>(this, index, std::move(socket));
   const std::uint64_t id = next_id++;
   asio::post(threads[index]->io, [this, index, session, id] {
     threads[index]->sessions.emplace(id, session);
     session->Begin(id);
   });
-  Accept();
+}
+
+void TcpServer::Impl::AcceptTls() {
+  if (!accepting.load()) return;
+  const std::size_t index = next_tls_thread++ % threads.size();
+  tls_acceptor->async_accept(threads[index]->io,
+                             [this, index](const boost::system::error_code& ec, tcp::socket socket) {
+                               OnTlsAccepted(ec, std::move(socket), static_cast<int>(index));
+                             });
+}
+
+void TcpServer::Impl::OnTlsAccepted(const boost::system::error_code& ec, tcp::socket socket, int index) {
+  if (!accepting.load() || ec == asio::error::operation_aborted) return;
+  if (ec) {
+    // Out of descriptors or a transient error: try again shortly.
+    IM_LOG_WARN(log::Net(), "tls accept: {}", ec.message());
+    auto timer = std::make_shared<asio::steady_timer>(threads[0]->io, std::chrono::milliseconds(options.accept_retry_ms));
+    timer->async_wait([this, timer](const boost::system::error_code& e) {
+      if (!e) AcceptTls();
+    });
+    return;
+  }
+  ++accepted_total;
+  if (connections.load() >= static_cast<std::uint64_t>(options.max_connections)) {
+    ++refused_total;
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return AcceptTls();
+  }
+  auto relay = std::make_shared<TlsRelay>(this, index, std::move(socket));
+  asio::post(threads[index]->io, [relay] { relay->Begin(); });
+  AcceptTls();
 }
 
 void TcpServer::Impl::Sweep(int index) {
@@ -464,6 +640,31 @@ void TcpServer::Impl::Sweep(int index) {
     if (!ec) Sweep(index);
   });
 }
+
+namespace {
+
+// A listening acceptor on `listen` (host:port) bound to `io`; `key` names the
+// config key in errors.
+absl::Status OpenAcceptor(asio::io_context& io, const std::string& key, const std::string& listen, int backlog,
+                          std::unique_ptr<tcp::acceptor>* out) {
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(listen, &host, &port)) return absl::InvalidArgumentError(key + ": not host:port: " + listen);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return absl::InvalidArgumentError(key + ": bad address " + host + ": " + ec.message());
+  auto acceptor = std::make_unique<tcp::acceptor>(io);
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec) acceptor->listen(backlog, ec);
+  if (ec) return absl::UnavailableError("listen on " + listen + ": " + ec.message());
+  *out = std::move(acceptor);
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 TcpServer::TcpServer(TcpServerOptions options, SessionHandler* handler)
     : impl_(std::make_unique<Impl>(std::move(options), handler)) {}
@@ -483,21 +684,21 @@ absl::Status TcpServer::Start() {
     t->sweep_timer = std::make_unique<asio::steady_timer>(t->io);
     impl_->threads.push_back(std::move(t));
   }
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) return absl::InvalidArgumentError("bad listen address " + host + ": " + ec.message());
-  auto acceptor = std::make_unique<tcp::acceptor>(impl_->threads[0]->io);
-  tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
-  acceptor->open(endpoint.protocol(), ec);
-  if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor->bind(endpoint, ec);
-  if (!ec) acceptor->listen(impl_->options.backlog, ec);
-  if (ec) return absl::UnavailableError("listen on " + impl_->options.listen + ": " + ec.message());
+  std::unique_ptr<tcp::acceptor> acceptor;
+  if (absl::Status s = OpenAcceptor(impl_->threads[0]->io, "listen", impl_->options.listen, impl_->options.backlog,
+                                    &acceptor);
+      !s.ok()) {
+    return s;
+  }
   impl_->port = acceptor->local_endpoint().port();
   impl_->acceptor = std::move(acceptor);
   impl_->accept_retry = std::make_unique<asio::steady_timer>(impl_->threads[0]->io);
+  if (!impl_->options.tls.listen.empty()) {
+    if (absl::Status s = StartTlsListener(); !s.ok()) return s;
+  }
   impl_->accepting = true;
   impl_->Accept();
+  if (impl_->tls_acceptor) impl_->AcceptTls();
   for (int i = 0; i < n; ++i) {
     impl_->Sweep(i);
     ThreadState* t = impl_->threads[i].get();
@@ -513,7 +714,32 @@ absl::Status TcpServer::Start() {
   return absl::OkStatus();
 }
 
+absl::Status TcpServer::StartTlsListener() {
+  const TcpServerOptions& o = impl_->options;
+  auto ssl = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  boost::system::error_code ec;
+  ssl->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                       asio::ssl::context::single_dh_use,
+                   ec);
+  ssl->use_certificate_chain_file(o.tls.cert_file, ec);
+  if (ec) return absl::InvalidArgumentError("server.tls_cert_file: " + o.tls.cert_file + ": " + ec.message());
+  ssl->use_private_key_file(o.tls.key_file, asio::ssl::context::pem, ec);
+  if (ec) return absl::InvalidArgumentError("server.tls_key_file: " + o.tls.key_file + ": " + ec.message());
+  std::unique_ptr<tcp::acceptor> acceptor;
+  if (absl::Status s = OpenAcceptor(impl_->threads[0]->io, "server.tls_listen", o.tls.listen, o.backlog, &acceptor);
+      !s.ok()) {
+    return s;
+  }
+  impl_->tls_port = acceptor->local_endpoint().port();
+  impl_->tls_acceptor = std::move(acceptor);
+  impl_->ssl = std::move(ssl);
+  IM_LOG_INFO(log::Net(), "client protocol over TLS listening on {} (port {})", o.tls.listen, impl_->tls_port);
+  return absl::OkStatus();
+}
+
 int TcpServer::port() const { return impl_->port; }
+int TcpServer::tls_port() const { return impl_->tls_port; }
 int TcpServer::threads() const { return static_cast<int>(impl_->threads.size()); }
 
 void TcpServer::StopAccepting() {
@@ -522,6 +748,7 @@ void TcpServer::StopAccepting() {
   asio::post(impl_->threads[0]->io, [this, &done] {
     boost::system::error_code ec;
     impl_->acceptor->close(ec);
+    if (impl_->tls_acceptor) impl_->tls_acceptor->close(ec);
     impl_->accept_retry->cancel();
     done.set_value();
   });
@@ -541,6 +768,12 @@ void TcpServer::Stop() {
         all.push_back(s);
       }
       for (auto& s : all) s->CloseNow();
+      std::vector<std::shared_ptr<TlsRelay>> relays;
+      for (auto& [ptr, weak] : t->relays) {
+        (void)ptr;
+        if (auto r = weak.lock()) relays.push_back(std::move(r));
+      }
+      for (auto& r : relays) r->Close();
       t->sweep_timer->cancel();
       done.set_value();
     });
@@ -551,6 +784,7 @@ void TcpServer::Stop() {
     if (t->thread.joinable()) t->thread.join();
   }
   impl_->acceptor.reset();
+  impl_->tls_acceptor.reset();
   impl_->accept_retry.reset();
   impl_->threads.clear();
 }
@@ -567,6 +801,7 @@ TcpServerStats TcpServer::stats() const {
   s.fd_exhausted_total = impl_->fd_exhausted_total.load();
   s.dropped_slow_total = impl_->dropped_slow_total.load();
   s.protocol_errors_total = impl_->protocol_errors_total.load();
+  s.tls_handshake_failures_total = impl_->tls_handshake_failures_total.load();
   return s;
 }
 

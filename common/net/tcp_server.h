@@ -12,7 +12,21 @@
 #include "absl/status/status.h"
 #include "common/net/session.h"
 
+namespace im::config {
+class Schema;
+}
+
 namespace im::net {
+
+/// Optional second listener for the same protocol inside TLS (docs/protocol.md
+/// "TLS"). Each TLS connection is decrypted on its io thread and handed to an
+/// ordinary session over a socketpair, so limits and handlers are the same.
+struct ClientTlsOptions {
+  std::string listen;     // host:port; empty: no TLS listener
+  std::string cert_file;  // PEM certificate chain presented to clients
+  std::string key_file;   // PEM private key of cert_file
+  int handshake_timeout_ms = 10000;  // no finished handshake by then: close
+};
 
 struct TcpServerOptions {
   std::string listen = "0.0.0.0:21983";  // host:port; port 0 picks a free one
@@ -22,7 +36,12 @@ struct TcpServerOptions {
   int sweep_interval_ms = 250;           // how often timeouts are checked
   int backlog = 4096;                    // listen() backlog
   SessionLimits limits;
+  ClientTlsOptions tls;
 };
+
+/// Declares server.tls_listen, server.tls_cert_file and server.tls_key_file
+/// (bound to `options`) with a check that they are set together. Start-up only.
+void AddClientTlsKeys(config::Schema& schema, ClientTlsOptions* options);
 
 struct TcpServerStats {
   std::uint64_t connections = 0;       // open now
@@ -31,6 +50,7 @@ struct TcpServerStats {
   std::uint64_t fd_exhausted_total = 0;  // accept() failed with EMFILE/ENFILE
   std::uint64_t dropped_slow_total = 0;  // closed because the output queue overflowed
   std::uint64_t protocol_errors_total = 0;
+  std::uint64_t tls_handshake_failures_total = 0;  // bad handshakes and handshake timeouts
 };
 
 class TcpServer {
@@ -45,6 +65,8 @@ class TcpServer {
   absl::Status Start();
   /// The bound port (after Start()).
   int port() const;
+  /// The bound TLS port (after Start()); 0 without options.tls.listen.
+  int tls_port() const;
   int threads() const;
   /// Stops accepting; existing sessions continue. Thread safe.
   void StopAccepting();
@@ -58,6 +80,7 @@ class TcpServer {
   struct Impl;
 
  private:
+  absl::Status StartTlsListener();
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,5 +1,9 @@
 #include "common/rpc/grpc_util.h"
 
+#include <algorithm>
+
+#include "common/rpc/tls.h"
+
 namespace im::rpc {
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, const ChannelOptions& options) {
@@ -12,7 +16,16 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, const Chan
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  std::string target_name_override;
+  auto credentials = ChannelCredentials(&target_name_override);
+  if (!target_name_override.empty()) args.SetSslTargetNameOverride(target_name_override);
+  if (TlsEnabled()) {
+    // gRPC also takes the minimum reconnect backoff as the deadline of one
+    // connection attempt; a TLS handshake on a loaded host can take longer
+    // than the 100 ms that suit plain TCP. Retries still start after 100 ms.
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::max(options.reconnect_backoff_max_ms, 2000));
+  }
+  return grpc::CreateCustomChannel(target, credentials, args);
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {

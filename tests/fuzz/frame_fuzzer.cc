@@ -24,6 +24,7 @@
 
 #include "common/net/frame_codec.h"
 #include "proto/im_client.pb.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
@@ -33,14 +34,6 @@ using im::net::kMaxBodySize;
 using im::net::ParseFrame;
 using im::net::ParseResult;
 using im::net::ParseStatus;
-
-#define FUZZ_CHECK(cond)                                                        \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                             \
-    }                                                                           \
-  } while (0)
 
 struct Decoded {
   std::int64_t imuid;
