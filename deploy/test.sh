@@ -32,7 +32,13 @@ fi
 
 status=0
 # Integration tests mostly wait on processes and sockets: run two per core.
+rm -f "$build_dir/tests/fault/fault_summary.txt"
 (cd "$build_dir" && ctest --output-on-failure --timeout 600 -j "$(( $(nproc) * 2 ))" "$@") || status=$?
+# The fault suite's table (ctest shows the output of failed tests only).
+if [[ -f "$build_dir/tests/fault/fault_summary.txt" ]]; then
+  echo "== fault suite"
+  cat "$build_dir/tests/fault/fault_summary.txt"
+fi
 
 if [[ "$asan" == 1 ]]; then
   echo "== abuse suite against ASan/UBSan notify_server and sync_server ($asan_dir)"

@@ -511,22 +511,36 @@ class FaultSuite : public ::testing::Test {
     threads_.clear();
   }
 
+  // The summary goes to stdout and to fault_summary.txt in the working
+  // directory (deploy/test.sh prints that file, since ctest shows the output
+  // of failed tests only).
   static void PrintSummary() {
     StopLoad();
     if (rows_.empty()) return;
-    std::printf("\nfault suite summary (%d sender/receiver pairs; recovery = repair until every sender is answered "
-                "200 again; catch-up = load stopped until every receiver has everything)\n",
-                kPairs);
-    std::printf("%-34s %6s %6s %8s %5s %5s %9s %11s %10s  %s\n", "fault", "sent", "200", "gave_up", "lost", "dup",
-                "reordered", "recovery_ms", "catchup_ms", "other answers");
+    std::string text;
+    auto line = [&text](const char* format, auto... args) {
+      char buf[512];
+      std::snprintf(buf, sizeof buf, format, args...);
+      text += buf;
+    };
+    line("fault suite summary (%d sender/receiver pairs; recovery = repair until every sender is answered 200 "
+         "again; catch-up = load stopped until every receiver has everything)\n",
+         kPairs);
+    line("%-34s %6s %6s %8s %5s %5s %9s %11s %10s  %s\n", "fault", "sent", "200", "gave_up", "lost", "dup",
+         "reordered", "recovery_ms", "catchup_ms", "other answers");
     for (const PhaseRow& r : rows_) {
       std::string codes;
       for (const auto& [code, count] : r.codes) codes += std::to_string(code) + "x" + std::to_string(count) + " ";
-      std::printf("%-34s %6d %6d %8d %5d %5d %9d %11lld %10lld  %s\n", r.fault.c_str(), r.sent, r.acked, r.given_up,
-                  r.lost, r.duplicated, r.reordered, static_cast<long long>(r.recovery_ms),
-                  static_cast<long long>(r.catch_up_ms), codes.empty() ? "-" : codes.c_str());
+      line("%-34s %6d %6d %8d %5d %5d %9d %11lld %10lld  %s\n", r.fault.c_str(), r.sent, r.acked, r.given_up, r.lost,
+           r.duplicated, r.reordered, static_cast<long long>(r.recovery_ms), static_cast<long long>(r.catch_up_ms),
+           codes.empty() ? "-" : codes.c_str());
     }
+    std::printf("\n%s", text.c_str());
     std::fflush(stdout);
+    if (FILE* f = std::fopen("fault_summary.txt", "w")) {
+      std::fputs(text.c_str(), f);
+      std::fclose(f);
+    }
   }
 
   // A daemon killed with SIGKILL, restarted after `down`.
