@@ -110,24 +110,24 @@ AccessHandler::AccessHandler(const AccessConfig& config, StorageClient* storage,
 void AccessHandler::SendPeer(const rpc::SendPeerMessageRequest& request, SendDone done) {
   rpc::ChatPayload m = request.message();
   std::string why;
-  if (int code = CheckMessage(m, request.len(), config_.max_content_bytes, &why)) return done({Reply(code, why), {}});
-  if (m.to_uid() <= 0 || m.to_uid() == m.from_uid()) return done({Reply(kBadRequest, "bad toUID"), {}});
+  if (int code = CheckMessage(m, request.len(), config_.max_content_bytes, &why)) return done(Reply(code, why));
+  if (m.to_uid() <= 0 || m.to_uid() == m.from_uid()) return done(Reply(kBadRequest, "bad toUID"));
   m.set_gid(0);
-  if (!limiter_->Allow(m.from_uid())) return done({Reply(kRateLimited, "rate limited"), {}});
+  if (!limiter_->Allow(m.from_uid())) return done(Reply(kRateLimited, "rate limited"));
 
   auto banned = directory_->IsBanned(m.from_uid());
-  if (!banned.ok()) return done({Reply(kUnavailable, "directory unavailable"), {}});
-  if (*banned) return done({Reply(kForbidden, "sender is banned"), {}});
+  if (!banned.ok()) return done(Reply(kUnavailable, "directory unavailable"));
+  if (*banned) return done(Reply(kForbidden, "sender is banned"));
   auto exists = directory_->UserExists(m.to_uid());
-  if (!exists.ok()) return done({Reply(kUnavailable, "directory unavailable"), {}});
-  if (!*exists) return done({Reply(kNotFound, "receiver does not exist"), {}});
+  if (!exists.ok()) return done(Reply(kUnavailable, "directory unavailable"));
+  if (!*exists) return done(Reply(kNotFound, "receiver does not exist"));
   auto blocked = directory_->IsBlocked(m.to_uid(), m.from_uid());
-  if (!blocked.ok()) return done({Reply(kUnavailable, "directory unavailable"), {}});
-  if (*blocked) return done({Reply(kForbidden, "blocked by receiver"), {}});
+  if (!blocked.ok()) return done(Reply(kUnavailable, "directory unavailable"));
+  if (*blocked) return done(Reply(kForbidden, "blocked by receiver"));
   if (m.msg_flag() & 1) {
     auto is_friend = directory_->IsFriend(m.to_uid(), m.from_uid());
-    if (!is_friend.ok()) return done({Reply(kUnavailable, "directory unavailable"), {}});
-    if (!*is_friend) return done({Reply(kNotFriends, "not friends"), {}});
+    if (!is_friend.ok()) return done(Reply(kUnavailable, "directory unavailable"));
+    if (!*is_friend) return done(Reply(kNotFriends, "not friends"));
   }
   if (m.timestamp() == 0) m.set_timestamp(NowSeconds());
 
@@ -154,20 +154,15 @@ void AccessHandler::SendPeer(const rpc::SendPeerMessageRequest& request, SendDon
       if (!saved->ok()) {
         IM_LOG_WARN(log::Rpc(), "send from={} to={} msgid={}: storage: {}", m.from_uid(), m.to_uid(),
                     m.client_msgid(), saved->status().message());
-        return send->done(
-            {Reply(CodeForStorageError(saved->status()), "storage unavailable, retry with the same msgid"), {}});
+        return send->done(Reply(CodeForStorageError(saved->status()), "storage unavailable, retry with the same msgid"));
       }
     }
     rpc::SendReply reply = Reply(kOk, "");
     reply.set_offset(send->sender->offset());
     reply.set_msgid(send->sender->msgid());
-    AfterReply after = [this, receiver_record = MakeRecord(*send->receiver, m),
-                        sender_record = MakeRecord(*send->sender, m)]() {
-      const rpc::ChatPayload& p = receiver_record.payload();
-      cache_->Store(rpc::SEQ_PEER, p.to_uid(), {receiver_record});
-      cache_->Store(rpc::SEQ_PEER, p.from_uid(), {sender_record});
-    };
-    send->done({std::move(reply), std::move(after)});
+    cache_->Store(rpc::SEQ_PEER, m.to_uid(), {MakeRecord(*send->receiver, m)});  // only queues
+    cache_->Store(rpc::SEQ_PEER, m.from_uid(), {MakeRecord(*send->sender, m)});
+    send->done(std::move(reply));
   };
   // `owner` is the uid whose sequence the slot's copy is in.
   auto saved = [this, send, finish](absl::StatusOr<rpc::SaveReply>* slot, std::int64_t owner,
@@ -193,21 +188,21 @@ void AccessHandler::SendPeer(const rpc::SendPeerMessageRequest& request, SendDon
 void AccessHandler::SendGroup(const rpc::SendGroupMessageRequest& request, SendDone done) {
   rpc::ChatPayload m = request.message();
   std::string why;
-  if (int code = CheckMessage(m, request.len(), config_.max_content_bytes, &why)) return done({Reply(code, why), {}});
-  if (m.gid() <= 0) return done({Reply(kBadRequest, "bad toGroupid"), {}});
+  if (int code = CheckMessage(m, request.len(), config_.max_content_bytes, &why)) return done(Reply(code, why));
+  if (m.gid() <= 0) return done(Reply(kBadRequest, "bad toGroupid"));
   m.set_to_uid(0);
-  if (!limiter_->Allow(m.from_uid())) return done({Reply(kRateLimited, "rate limited"), {}});
+  if (!limiter_->Allow(m.from_uid())) return done(Reply(kRateLimited, "rate limited"));
 
   auto banned = directory_->IsBanned(m.from_uid());
-  if (!banned.ok()) return done({Reply(kUnavailable, "directory unavailable"), {}});
-  if (*banned) return done({Reply(kForbidden, "sender is banned"), {}});
+  if (!banned.ok()) return done(Reply(kUnavailable, "directory unavailable"));
+  if (*banned) return done(Reply(kForbidden, "sender is banned"));
   auto group = directory_->GetGroup(m.gid());
-  if (!group.ok()) return done({Reply(kUnavailable, "directory unavailable"), {}});
-  if (!*group) return done({Reply(kNotFound, "group does not exist"), {}});
+  if (!group.ok()) return done(Reply(kUnavailable, "directory unavailable"));
+  if (!*group) return done(Reply(kNotFound, "group does not exist"));
   const GroupInfo& info = **group;
-  if (!info.member_set.count(m.from_uid())) return done({Reply(kForbidden, "not a member of the group"), {}});
-  if (info.muted) return done({Reply(kForbidden, "group is muted"), {}});
-  if (info.muted_members.count(m.from_uid())) return done({Reply(kForbidden, "member is muted"), {}});
+  if (!info.member_set.count(m.from_uid())) return done(Reply(kForbidden, "not a member of the group"));
+  if (info.muted) return done(Reply(kForbidden, "group is muted"));
+  if (info.muted_members.count(m.from_uid())) return done(Reply(kForbidden, "member is muted"));
   if (m.timestamp() == 0) m.set_timestamp(NowSeconds());
 
   const std::string raw = m.SerializeAsString();
@@ -217,7 +212,7 @@ void AccessHandler::SendGroup(const rpc::SendGroupMessageRequest& request, SendD
     if (!saved.ok()) {
       IM_LOG_WARN(log::Rpc(), "group send from={} gid={} msgid={}: storage: {}", m.from_uid(), m.gid(),
                   m.client_msgid(), saved.status().message());
-      return done({Reply(CodeForStorageError(saved.status()), "storage unavailable, retry with the same msgid"), {}});
+      return done(Reply(CodeForStorageError(saved.status()), "storage unavailable, retry with the same msgid"));
     }
     rpc::SendReply reply = Reply(kOk, "");
     reply.set_offset(saved->offset());
@@ -227,10 +222,8 @@ void AccessHandler::SendGroup(const rpc::SendGroupMessageRequest& request, SendD
     // notify node; Notify only queues). No per-member writes.
     rpc::ChatRecord record = MakeRecord(*saved, m);
     Notify(rpc::SEQ_GROUP, m.gid(), members->members, record, m.device_id());
-    AfterReply after = [this, record = std::move(record)]() {
-      cache_->Store(rpc::SEQ_GROUP, record.payload().gid(), {record});
-    };
-    done({std::move(reply), std::move(after)});
+    cache_->Store(rpc::SEQ_GROUP, m.gid(), {record});  // only queues
+    done(std::move(reply));
   });
 }
 

@@ -23,18 +23,10 @@ class RoutePublisher;
 class StorageClient;
 class TokenChecker;
 
-/// Work to run after the answer was sent (cache fill).
-using AfterReply = std::function<void()>;
-
-struct SendOutcome {
-  rpc::SendReply reply;
-  AfterReply after;  // may be empty; never blocks (it queues cache writes)
-};
-
-/// Receives a send's outcome exactly once: on the calling thread when the
+/// Receives a send's answer exactly once: on the calling thread when the
 /// send is refused before storage, else on a storage client (gRPC) thread,
 /// which it must not block.
-using SendDone = std::function<void(SendOutcome)>;
+using SendDone = std::function<void(rpc::SendReply)>;
 
 class AccessHandler {
  public:

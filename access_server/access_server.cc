@@ -120,7 +120,7 @@ class AccessServer final : public daemon::Daemon {
 
   void Stop() override {
     if (server_) server_->Shutdown();
-    pool_.join();  // handlers still running finish their after-reply work
+    pool_.join();  // handlers still running finish
     if (directory_) directory_->Stop();
     server_.reset();
   }

@@ -33,15 +33,12 @@ void AccessServiceImpl::Count(const char* method, int code) {
   metrics_->requests->Add({{"method", method}, {"code", std::to_string(code)}}).Increment();
 }
 
-// Answers a send (on whichever thread its outcome arrives), then runs what
-// follows the answer (it only queues cache writes) right there: a hand-off to
-// the pool would cost more than the work.
+// Answers a send, on whichever thread its answer arrives.
 void AccessServiceImpl::Answer(const char* method, rpc::SendReply* reply, grpc::ServerUnaryReactor* reactor,
-                               SendOutcome outcome) {
-  Count(method, outcome.reply.code());
-  *reply = std::move(outcome.reply);
+                               rpc::SendReply answer) {
+  Count(method, answer.code());
+  *reply = std::move(answer);
   reactor->Finish(grpc::Status::OK);  // `request` and `reply` are gone after this
-  if (outcome.after) outcome.after();
 }
 
 // Runs `work` on the handler pool; the work finishes the reactor.
@@ -60,8 +57,8 @@ grpc::ServerUnaryReactor* AccessServiceImpl::SendPeerMessage(grpc::CallbackServe
                                                              const rpc::SendPeerMessageRequest* request,
                                                              rpc::SendReply* reply) {
   return Run(context, [this, request, reply](grpc::ServerUnaryReactor* reactor) {
-    handler_->SendPeer(*request, [this, reply, reactor](SendOutcome outcome) {
-      Answer("SendPeerMessage", reply, reactor, std::move(outcome));
+    handler_->SendPeer(*request, [this, reply, reactor](rpc::SendReply answer) {
+      Answer("SendPeerMessage", reply, reactor, std::move(answer));
     });
   });
 }
@@ -79,15 +76,14 @@ grpc::ServerUnaryReactor* AccessServiceImpl::SendPeerMessages(grpc::CallbackServ
   return Run(context, [this, request, reply](grpc::ServerUnaryReactor* reactor) {
     const int n = request->sends_size();
     if (n == 0) return reactor->Finish(grpc::Status::OK);
-    // Every reply slot exists before the first outcome arrives; each outcome
+    // Every reply slot exists before the first answer arrives; each answer
     // fills its own slot, and the last one finishes the call.
     for (int i = 0; i < n; ++i) reply->add_replies();
     auto waiting = std::make_shared<std::atomic<int>>(n);
     auto send = [this, request, reply, reactor, waiting](int i) {
-      handler_->SendPeer(request->sends(i), [this, reply, reactor, waiting, i](SendOutcome outcome) {
-        Count("SendPeerMessage", outcome.reply.code());
-        *reply->mutable_replies(i) = std::move(outcome.reply);
-        if (outcome.after) outcome.after();
+      handler_->SendPeer(request->sends(i), [this, reply, reactor, waiting, i](rpc::SendReply answer) {
+        Count("SendPeerMessage", answer.code());
+        *reply->mutable_replies(i) = std::move(answer);
         if (waiting->fetch_sub(1) == 1) reactor->Finish(grpc::Status::OK);
       });
     };
@@ -108,8 +104,8 @@ grpc::ServerUnaryReactor* AccessServiceImpl::SendGroupMessage(grpc::CallbackServ
                                                               const rpc::SendGroupMessageRequest* request,
                                                               rpc::SendReply* reply) {
   return Run(context, [this, request, reply](grpc::ServerUnaryReactor* reactor) {
-    handler_->SendGroup(*request, [this, reply, reactor](SendOutcome outcome) {
-      Answer("SendGroupMessage", reply, reactor, std::move(outcome));
+    handler_->SendGroup(*request, [this, reply, reactor](rpc::SendReply answer) {
+      Answer("SendGroupMessage", reply, reactor, std::move(answer));
     });
   });
 }

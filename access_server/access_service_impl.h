@@ -19,7 +19,6 @@ class Registry;
 namespace im::access {
 
 class AccessHandler;
-struct SendOutcome;
 
 class AccessServiceImpl final : public rpc::AccessService::CallbackService {
  public:
@@ -61,7 +60,7 @@ class AccessServiceImpl final : public rpc::AccessService::CallbackService {
 
   /// Counts one answered request of `method` with client result `code`. Thread safe.
   void Count(const char* method, int code);
-  void Answer(const char* method, rpc::SendReply* reply, grpc::ServerUnaryReactor* reactor, SendOutcome outcome);
+  void Answer(const char* method, rpc::SendReply* reply, grpc::ServerUnaryReactor* reactor, rpc::SendReply answer);
 
   struct Metrics;
   AccessHandler* handler_;

@@ -47,10 +47,8 @@ struct MessageCache::Writer {
   std::unique_ptr<redis::RedisClient> client;
   std::mutex mu;
   std::condition_variable wake;     // work queued, or stopping
-  std::condition_variable written;  // a batch was written
   std::vector<Pending> queue;       // guarded by mu
   std::size_t queued_records = 0;   // guarded by mu
-  bool busy = false;                // guarded by mu; a batch is being written
   bool stopping = false;            // guarded by mu
   std::atomic<std::uint64_t> dropped{0};
   std::thread thread;
@@ -91,7 +89,6 @@ void MessageCache::WriteLoop() {
     batch.swap(w.queue);
     const std::size_t records = w.queued_records;
     w.queued_records = 0;
-    w.busy = true;
     lock.unlock();
     // One ZADD per key with every record waiting for it, then the trim and
     // the expiry: the whole batch in one pipelined round trip.
@@ -118,14 +115,7 @@ void MessageCache::WriteLoop() {
                    replies.status().message());
     }
     lock.lock();
-    w.busy = false;
-    w.written.notify_all();
   }
-}
-
-void MessageCache::Flush() {
-  std::unique_lock<std::mutex> lock(writer_->mu);
-  writer_->written.wait(lock, [&] { return (writer_->queue.empty() && !writer_->busy) || writer_->stopping; });
 }
 
 std::uint64_t MessageCache::dropped_writes() const { return writer_->dropped.load(); }

@@ -44,8 +44,6 @@ class MessageCache {
   /// Queues records of one sequence for the writer thread. Best effort;
   /// never blocks on Redis.
   void Store(rpc::SeqKind kind, std::int64_t id, const std::vector<rpc::ChatRecord>& records);
-  /// Blocks until the queue is empty and nothing is being written. For tests.
-  void Flush();
 
   /// The records with offset in (after_offset, after_offset + limit], when the
   /// cache holds all of them; `newest_offset` is the sequence's newest offset

@@ -100,13 +100,6 @@ void StorageClient::Append(rpc::AppendRequest append, AppendDone done) {
   shards_[ShardOf(append.seq().id())]->Append(std::move(append), std::move(done));
 }
 
-absl::StatusOr<rpc::SaveReply> StorageClient::AppendSync(rpc::AppendRequest append) {
-  std::promise<absl::StatusOr<rpc::SaveReply>> promise;
-  auto future = promise.get_future();
-  Append(std::move(append), [&promise](absl::StatusOr<rpc::SaveReply> r) { promise.set_value(std::move(r)); });
-  return future.get();
-}
-
 absl::StatusOr<rpc::SyncMessagesReply> StorageClient::Sync(rpc::SeqKind kind, std::int64_t id,
                                                            std::int64_t after_offset, int limit) {
   Shard& shard = *shards_[ShardOf(id)];

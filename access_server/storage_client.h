@@ -36,8 +36,7 @@ class StorageClient {
   /// a gRPC thread once the append is durable (or failed).
   void Append(rpc::AppendRequest append, AppendDone done);
 
-  /// Blocking forms, for handler threads (never for gRPC or I/O threads).
-  absl::StatusOr<rpc::SaveReply> AppendSync(rpc::AppendRequest append);
+  /// Blocking reads, for handler threads (never for gRPC or I/O threads).
   absl::StatusOr<rpc::SyncMessagesReply> Sync(rpc::SeqKind kind, std::int64_t id, std::int64_t after_offset,
                                               int limit);
   /// Newest (msgid, offset) of each sequence, same order as `seqs`.
