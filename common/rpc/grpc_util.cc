@@ -22,8 +22,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& target, const Chan
   if (TlsEnabled()) {
     // gRPC also takes the minimum reconnect backoff as the deadline of one
     // connection attempt; a TLS handshake on a loaded host can take longer
-    // than the 100 ms that suit plain TCP. Retries still start after 100 ms.
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::max(options.reconnect_backoff_max_ms, 2000));
+    // than the 100 ms that suit plain TCP (2 s was seen to time out while a
+    // whole test suite ran on two cores). Retries still start after 100 ms.
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, std::max(options.reconnect_backoff_max_ms, 5000));
   }
   return grpc::CreateCustomChannel(target, credentials, args);
 }

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -217,6 +218,22 @@ std::string LocalCluster::log(const std::string& name) const {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+std::vector<std::string> LocalCluster::SanitizerReports() const {
+  // Every daemon's log file (they outlive Stop(), which forgets the names).
+  std::vector<std::string> reports;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_->path(), ec)) {
+    if (entry.path().extension() != ".log") continue;
+    const std::string name = entry.path().stem().string();
+    const std::string text = log(name);
+    for (const char* report : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+      const auto at = text.find(report);
+      if (at != std::string::npos) reports.push_back(name + " log has a sanitizer report:\n" + text.substr(at, 4000));
+    }
+  }
+  return reports;
 }
 
 void LocalCluster::Kill(const std::string& name) { components_.at(name).process.Kill(); }

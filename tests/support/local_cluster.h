@@ -56,6 +56,11 @@ class LocalCluster {
   std::string host(const std::string& name) const;  // the component's IPv4 address
   std::string address(const std::string& name) const { return host(name) + ":" + std::to_string(port(name)); }
   std::string log(const std::string& name) const;  // the component's log so far
+  /// AddressSanitizer, LeakSanitizer and UBSan reports in the components'
+  /// logs, "<name> log has a sanitizer report:\n<excerpt>" each; empty when
+  /// there is none (always, unless the daemons were built with IM_SANITIZE).
+  /// Also after Stop() (a clean exit is when LeakSanitizer reports).
+  std::vector<std::string> SanitizerReports() const;
   int notify_port(int i = 0) const { return port("notify" + std::to_string(i)); }
   int sync_port(int i = 0) const { return port("sync" + std::to_string(i)); }
   int admin_http_port() const { return port("admin"); }
