@@ -33,6 +33,9 @@ class AccessHandler {
   AccessHandler(const AccessConfig& config, StorageClient* storage, MessageCache* cache, RoutePublisher* route,
                 Directory* directory, RateLimiter* limiter, TokenChecker* tokens);
 
+  /// The storage client, for a StorageClient::Hold around a batch of sends.
+  StorageClient* storage() const { return storage_; }
+
   void SendPeer(const rpc::SendPeerMessageRequest& request, SendDone done);
   void SendGroup(const rpc::SendGroupMessageRequest& request, SendDone done);
   rpc::SyncReply SyncPeer(const rpc::SyncRequest& request);

@@ -10,6 +10,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "access_server/access_handler.h"
+#include "access_server/storage_client.h"
 #include "common/rpc/grpc_util.h"
 
 namespace im::access {
@@ -89,13 +90,16 @@ grpc::ServerUnaryReactor* AccessServiceImpl::SendPeerMessages(grpc::CallbackServ
     };
     // The checks of a send can block on MySQL when the directory cache
     // misses (a cold start): spread a batch over the pool in chunks, so
-    // misses are looked up in parallel, not one after another.
+    // misses are looked up in parallel, not one after another. The appends
+    // of a chunk go to storage together (StorageClient::Hold).
     constexpr int kChunk = 16;
     for (int start = kChunk; start < n; start += kChunk) {
-      boost::asio::post(*pool_, [send, start, end = std::min(n, start + kChunk)] {
+      boost::asio::post(*pool_, [this, send, start, end = std::min(n, start + kChunk)] {
+        StorageClient::Hold hold(handler_->storage());
         for (int i = start; i < end; ++i) send(i);
       });
     }
+    StorageClient::Hold hold(handler_->storage());
     for (int i = 0; i < std::min(n, kChunk); ++i) send(i);
   });
 }

@@ -24,6 +24,13 @@ class StorageClient::Shard {
     MaybeSendLocked(lock);
   }
 
+  void AppendAll(std::vector<std::pair<rpc::AppendRequest, AppendDone>>& appends) {
+    if (appends.empty()) return;
+    std::unique_lock<std::mutex> lock(mu_);
+    for (auto& [append, done] : appends) queue_.push_back({std::move(append), std::move(done)});
+    MaybeSendLocked(lock);
+  }
+
  private:
   struct Pending {
     rpc::AppendRequest append;
@@ -57,6 +64,13 @@ class StorageClient::Shard {
   }
 
   void OnDone(const std::shared_ptr<Call>& call, const grpc::Status& status) {
+    // The slot is free: what queued meanwhile goes out before this call's
+    // answers are worked through (they queue pushes, answer senders).
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      --in_flight_;
+      MaybeSendLocked(lock);
+    }
     for (std::size_t i = 0; i < call->dones.size(); ++i) {
       if (!status.ok()) {
         call->dones[i](absl::UnavailableError("storage " + address_ + ": " + status.error_message()));
@@ -71,9 +85,6 @@ class StorageClient::Shard {
         }
       }
     }
-    std::unique_lock<std::mutex> lock(mu_);
-    --in_flight_;
-    MaybeSendLocked(lock);
   }
 
   std::string address_;
@@ -96,8 +107,30 @@ int StorageClient::ShardOf(std::int64_t id) const {
   return base::ShardOf(id, static_cast<int>(shards_.size()));
 }
 
+namespace {
+// The innermost Hold of this thread (any client).
+thread_local StorageClient::Hold* current_hold = nullptr;
+}  // namespace
+
+StorageClient::Hold::Hold(StorageClient* client)
+    : client_(client), outer_(current_hold), held_(client->shards_.size()) {
+  current_hold = this;
+}
+
+StorageClient::Hold::~Hold() {
+  current_hold = outer_;
+  for (std::size_t shard = 0; shard < held_.size(); ++shard) client_->shards_[shard]->AppendAll(held_[shard]);
+}
+
 void StorageClient::Append(rpc::AppendRequest append, AppendDone done) {
-  shards_[ShardOf(append.seq().id())]->Append(std::move(append), std::move(done));
+  const int shard = ShardOf(append.seq().id());
+  for (Hold* hold = current_hold; hold != nullptr; hold = hold->outer_) {
+    if (hold->client_ == this) {
+      hold->held_[shard].emplace_back(std::move(append), std::move(done));
+      return;
+    }
+  }
+  shards_[shard]->Append(std::move(append), std::move(done));
 }
 
 absl::StatusOr<rpc::SyncMessagesReply> StorageClient::Sync(rpc::SeqKind kind, std::int64_t id,

@@ -36,6 +36,25 @@ class StorageClient {
   /// a gRPC thread once the append is durable (or failed).
   void Append(rpc::AppendRequest append, AppendDone done);
 
+  /// While a Hold lives, the Append() calls its thread makes to this client
+  /// are collected and queued together when it ends. Without it, the first
+  /// append of a batch of sends leaves alone in a SaveBatch whenever a call
+  /// slot is free, and storage commits many tiny batches (each an fsync)
+  /// while the rest of the batch waits for a slot.
+  class Hold {
+   public:
+    explicit Hold(StorageClient* client);
+    ~Hold();
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+
+   private:
+    friend class StorageClient;
+    StorageClient* client_;
+    Hold* outer_;
+    std::vector<std::vector<std::pair<rpc::AppendRequest, AppendDone>>> held_;  // per shard
+  };
+
   /// Blocking reads, for handler threads (never for gRPC or I/O threads).
   absl::StatusOr<rpc::SyncMessagesReply> Sync(rpc::SeqKind kind, std::int64_t id, std::int64_t after_offset,
                                               int limit);

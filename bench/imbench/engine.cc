@@ -517,6 +517,7 @@ int Engine::Run() {
   std::map<std::string, double> cpu_at_start;
   for (const Watched& w : watched_) cpu_at_start[w.name] = w.cpu_s_last;
   const std::int64_t load_start = NowNs();
+  if (options_.steady_after_s > 0) stats_.SteadyFrom(Seconds(load_start - start_ns_) + options_.steady_after_s);
   loading_ = true;
   for (auto& loop : loops_) asio::post(loop->io, [this, l = loop.get()] { StartLoad(l); });
   const double max_s = options_.duration_s > 0 ? options_.duration_s : 1e9;
@@ -623,6 +624,7 @@ int Engine::Report() {
       {"ledger", t.ToJson()},
       {"counters", counters},
       {"latency", latency},
+      {"latency_steady", stats.contains("steady") ? stats["steady"] : nlohmann::json()},
       {"errors", stats["errors"]},
       {"processes", Processes()},
       {"cold_pull", cold_pull_},
@@ -651,6 +653,16 @@ int Engine::Report() {
   std::printf("delivery  p50 %.2f p90 %.2f p99 %.2f p999 %.2f max %.2f ms (n=%lld, send -> every addressed device)\n",
               d["p50_ms"].get<double>(), d["p90_ms"].get<double>(), d["p99_ms"].get<double>(),
               d["p999_ms"].get<double>(), d["max_ms"].get<double>(), static_cast<long long>(d["n"].get<std::int64_t>()));
+  if (stats.contains("steady")) {
+    const auto& sa = stats["steady"]["answer"];
+    const auto& sd = stats["steady"]["delivery"];
+    std::printf("steady    after the first %.0f s of load: answer p50 %.2f p99 %.2f p999 %.2f ms (n=%lld); "
+                "delivery p50 %.2f p99 %.2f p999 %.2f ms (n=%lld)\n",
+                options_.steady_after_s, sa["p50_ms"].get<double>(), sa["p99_ms"].get<double>(),
+                sa["p999_ms"].get<double>(), static_cast<long long>(sa["n"].get<std::int64_t>()),
+                sd["p50_ms"].get<double>(), sd["p99_ms"].get<double>(), sd["p999_ms"].get<double>(),
+                static_cast<long long>(sd["n"].get<std::int64_t>()));
+  }
   std::printf("pulls     %lld (%lld messages), redundant frames %lld, pongs %lld, reconnects %lld\n",
               static_cast<long long>(counters["pulls"].get<std::int64_t>()),
               static_cast<long long>(counters["pulled_messages"].get<std::int64_t>()),

@@ -40,6 +40,7 @@ struct Options {
   int threads = 1;
   int conn_rate = 150;          // frames/s per sync connection at most (server caps at 200); 0: no cap
   int connect_concurrency = 256;
+  double steady_after_s = 0;    // latency also summarised without the first seconds of load (0: off)
   int warmup_ms = 1000;         // after logins, before sending (presence reaches route_server)
   int gap_grace_ms = 200;       // a gap older than this is pulled
   int settle_s = 15;            // after the load: wait this long for answers and deliveries

@@ -72,6 +72,8 @@ bool ParseOptions(int argc, char** argv, Options* o, std::string* error, bool* h
     ("threads", po::value(&o->threads)->default_value(o->threads), "io threads of imbench")
     ("conn-rate", po::value(&o->conn_rate)->default_value(o->conn_rate), "frames/s per sync connection at most (servers close above server.max_requests_per_second); 0: no cap")
     ("connect-concurrency", po::value(&o->connect_concurrency)->default_value(o->connect_concurrency), "logins in progress at once")
+    ("steady-after", po::value(&o->steady_after_s)->default_value(o->steady_after_s),
+     "also report latency without the first seconds of load (cold caches); 0: off")
     ("warmup-ms", po::value(&o->warmup_ms)->default_value(o->warmup_ms), "pause after logins before the load")
     ("gap-grace-ms", po::value(&o->gap_grace_ms)->default_value(o->gap_grace_ms), "an offset gap older than this is pulled")
     ("settle", po::value(&o->settle_s)->default_value(o->settle_s), "seconds to wait for answers and deliveries after the load")

@@ -83,10 +83,13 @@ std::string Stats::Rotate(double elapsed_s, const std::string& extra) {
     std::lock_guard<std::mutex> lock(mu_);
     std::swap(w, current_);
     for (int i = 0; i < static_cast<int>(Counter::kCount); ++i) total_.counters[i] += w.counters[i];
+    const bool steady = steady_from_s_ >= 0 && window_start_s_ >= steady_from_s_;
     for (int i = 0; i < static_cast<int>(Latency::kCount); ++i) {
       total_.samples[i].insert(total_.samples[i].end(), w.samples[i].begin(), w.samples[i].end());
+      if (steady) steady_.samples[i].insert(steady_.samples[i].end(), w.samples[i].begin(), w.samples[i].end());
     }
     total_.errors += w.errors;
+    window_start_s_ = elapsed_s;
   }
   nlohmann::json second = {{"t", elapsed_s}, {"errors", w.errors}};
   for (int i = 0; i < static_cast<int>(Counter::kCount); ++i) {
@@ -119,6 +122,11 @@ std::string Stats::Rotate(double elapsed_s, const std::string& extra) {
   return out;
 }
 
+void Stats::SteadyFrom(double elapsed_s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  steady_from_s_ = elapsed_s;
+}
+
 std::int64_t Stats::Total(Counter c) const {
   std::lock_guard<std::mutex> lock(mu_);
   return total_.counters[static_cast<int>(c)] + current_.counters[static_cast<int>(c)];
@@ -143,7 +151,16 @@ nlohmann::json Stats::Report() {
   }
   nlohmann::json errors = nlohmann::json::object();
   for (const auto& [k, v] : errors_) errors[k] = v;
-  return {{"counters", counters}, {"latency", latency}, {"errors", errors}, {"seconds", seconds_}};
+  nlohmann::json report = {{"counters", counters}, {"latency", latency}, {"errors", errors}, {"seconds", seconds_}};
+  if (steady_from_s_ >= 0) {
+    nlohmann::json steady = {{"from_s", steady_from_s_}};
+    for (Latency l : {Latency::kAnswer, Latency::kDelivery}) {
+      std::vector<std::uint32_t> samples = steady_.samples[static_cast<int>(l)];
+      steady[LatencyName(l)] = Summarize(&samples).ToJson();
+    }
+    report["steady"] = steady;
+  }
+  return report;
 }
 
 void Ledger::OnSend(std::uint64_t key, std::int64_t now_ns, int expected) {

@@ -64,9 +64,15 @@ class Stats {
   /// and returns its progress line. `elapsed_s` is the window's end.
   std::string Rotate(double elapsed_s, const std::string& extra);
 
+  /// Latency samples of every window starting at or after `elapsed_s` are
+  /// also summarised apart (Report()'s "steady"): the figures without the
+  /// warm-up of a cold cluster. Never called: no "steady" summary.
+  void SteadyFrom(double elapsed_s);
+
   std::int64_t Total(Counter c) const;
   std::int64_t TotalErrors() const;
-  /// Totals as JSON: counters, latency summaries, errors, per-second windows.
+  /// Totals as JSON: counters, latency summaries, errors, per-second windows,
+  /// and "steady" latency summaries when SteadyFrom() was called.
   nlohmann::json Report();
 
  private:
@@ -78,6 +84,9 @@ class Stats {
   mutable std::mutex mu_;
   Window current_;
   Window total_;
+  Window steady_;
+  double steady_from_s_ = -1;  // < 0: off
+  double window_start_s_ = 0;
   std::map<std::string, std::int64_t> errors_;
   nlohmann::json seconds_ = nlohmann::json::array();
 };
