@@ -221,6 +221,9 @@ int RunWorker(const Args& a) {
         }
         c.in.erase(0, pos);
         if (c.in.empty()) std::string().swap(c.in);
+        // A short read drained the socket; epoll is level-triggered, so
+        // anything arriving later is reported again (no recv just for EAGAIN).
+        if (r < static_cast<ssize_t>(sizeof buf)) break;
       }
     }
     if (!ready_printed && ok + refused + failed + closed >= a.count) {
