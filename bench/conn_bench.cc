@@ -60,6 +60,7 @@ struct Args {
   int idle_s = 10;
   int push_s = 5;
   int publish_batch = 2000;
+  int users_per_notification = 1;  // 1: peer notifications; more: group-style fan-out
   int publishers = 4;
   int notify_threads = 2;
   std::string notify_bin = "notify_server/notify_server";
@@ -85,6 +86,7 @@ Args Parse(int argc, char** argv) {
     else if (k == "--push-s") a.push_s = std::stoi(ArgValue(i, argc, argv));
     else if (k == "--publish-batch") a.publish_batch = std::stoi(ArgValue(i, argc, argv));
     else if (k == "--publishers") a.publishers = std::stoi(ArgValue(i, argc, argv));
+    else if (k == "--users-per-notification") a.users_per_notification = std::max(1, std::stoi(ArgValue(i, argc, argv)));
     else if (k == "--notify-threads") a.notify_threads = std::stoi(ArgValue(i, argc, argv));
     else if (k == "--notify") a.notify_bin = ArgValue(i, argc, argv);
     else if (k == "--route") a.route_bin = ArgValue(i, argc, argv);
@@ -458,12 +460,19 @@ int RunDriver(const Args& a, const char* self) {
       std::int64_t msgid = 1;
       while (!stop.load()) {
         im::rpc::PublishRequest request;
-        for (int i = 0; i < a.publish_batch; ++i) {
+        // publish_batch pushes per call: peer notifications (one user each)
+        // or, with --users-per-notification N, group-style ones addressed to
+        // N users each (one body, N frames).
+        long long pushes_in_call = 0;
+        for (int i = 0; i < a.publish_batch; i += a.users_per_notification) {
           auto* n = request.add_notifications();
           const std::int64_t uid = a.uid_start + (next % a.connections);
-          next += a.publishers;
           n->mutable_seq()->set_id(uid);
-          n->add_uids(uid);
+          for (int u = 0; u < a.users_per_notification; ++u) {
+            n->add_uids(a.uid_start + (next % a.connections));
+            next += a.publishers;
+            ++pushes_in_call;
+          }
           n->set_offset(msgid);
           n->set_msgid(msgid++);
           n->set_has_data(true);
@@ -474,7 +483,7 @@ int RunDriver(const Args& a, const char* self) {
         im::rpc::PublishReply reply;
         grpc::ClientContext ctx;
         ctx.set_deadline(im::rpc::DeadlineAfter(10000));
-        if (stub->Publish(&ctx, request, &reply).ok()) published += a.publish_batch;
+        if (stub->Publish(&ctx, request, &reply).ok()) published += pushes_in_call;
       }
     });
   }
@@ -505,9 +514,9 @@ int RunDriver(const Args& a, const char* self) {
               rss_base, rss_conn, (rss_conn - rss_base) * 1024.0 / std::max<long long>(1, ready_ok));
   std::printf("  idle CPU with heartbeats every %d ms per connection: %.1f%% of one core (pongs: %lld, closed: %lld)\n",
               a.heartbeat_ms, idle_cpu, idle.pongs, idle.closed);
-  std::printf("  push: published %lld notifications in %d s; clients received %lld in %.2f s -> %.0f pushes/s; "
-              "notify_server CPU %.0f%%; RSS after %ld KiB\n",
-              published.load(), a.push_s, after.pushes, push_wall, after.pushes / push_wall, push_cpu, rss_push);
+  std::printf("  push (%d users per notification): published %lld pushes in %d s; clients received %lld in %.2f s -> "
+              "%.0f pushes/s; notify_server CPU %.0f%%; RSS after %ld KiB\n",
+              a.users_per_notification, published.load(), a.push_s, after.pushes, push_wall, after.pushes / push_wall, push_cpu, rss_push);
   std::printf("  CPU during the push phase: route_server %.0f%%, client workers %.0f%%\n", route_cpu, workers_cpu);
   std::printf("  connections closed during the run: %lld\n", final_totals.closed);
 
