@@ -306,7 +306,8 @@ absl::StatusOr<ClusterOverview> AdminOps::Overview() {
   std::vector<std::future<NodeStatus>> checks;
   for (const NodeRecord& node : *nodes) {
     checks.push_back(std::async(std::launch::async, [node, timeout_ms] {
-      NodeStatus status{node};
+      NodeStatus status;
+      status.node = node;
       if (node.admin_endpoint.empty()) {
         status.checked_by = "tcp";
         status.healthy = ProbeTcp(node.address, node.tcp_port, timeout_ms);

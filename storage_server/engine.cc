@@ -6,7 +6,6 @@
 #include <rocksdb/compaction_filter.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
-#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
 #include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
@@ -26,12 +25,12 @@ namespace im::storage {
 namespace {
 
 constexpr char kRecordsCf[] = "records";
-constexpr char kDedupeCf[] = "dedupe";
-// Buckets of a hash memtable: its bucket array must stay well below the
-// memtable's size.
-std::size_t HashBuckets(std::size_t write_buffer_bytes) {
-  return std::max<std::size_t>(1024, write_buffer_bytes / 128);
-}
+constexpr char kDedupeCf[] = "idempotency";
+// The idempotency keys of databases written before their sender-major
+// layout (record_format.h); copied to kDedupeCf on open, then dropped.
+constexpr char kLegacyDedupeCf[] = "dedupe";
+// Legacy idempotency keys copied per write batch.
+constexpr int kMigrationBatch = 10000;
 
 // Trims of more records than this use one range tombstone instead of point deletes.
 constexpr std::int64_t kPointDeleteLimit = 256;
@@ -75,6 +74,20 @@ class DedupeExpiryFilter final : public rocksdb::CompactionFilter {
  private:
   std::int64_t window_ms_;
   std::function<std::int64_t()> now_ms_;
+};
+
+// The memtable insert hint of a record key: its sequence. Only record keys
+// (17 bytes) are in its domain, not the 18-byte start of a retention range
+// tombstone (RecordRangeStart): RocksDB 7.8 looks up a hint for a range
+// tombstone too and uses it in its range-deletion skiplist, where it points
+// at a node of the other list (fixed upstream in later releases).
+class RecordSequencePrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "im.storage.RecordSequencePrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), kSeqPrefixBytes);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() == kRecordKeyBytes; }
 };
 
 // Releases a snapshot when it goes out of scope.
@@ -132,7 +145,7 @@ absl::Status Engine::OpenDb() {
   db_options.max_total_wal_size = 4 * write_buffer;
   db_options.keep_log_file_num = 5;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  // One writer thread anyway; the hash-based memtable below requires it.
+  // One writer thread anyway; memtable insert hints (below) work only without.
   db_options.allow_concurrent_memtable_write = false;
 
   rocksdb::ColumnFamilyOptions meta;
@@ -143,6 +156,10 @@ absl::Status Engine::OpenDb() {
   records.write_buffer_size = write_buffer;
   records.max_write_buffer_number = 4;
   records.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(kSeqPrefixBytes));
+  // A sequence only grows at its end, so the memtable keeps, per sequence,
+  // where its last record went in and starts the next insert from there
+  // instead of searching the skiplist from the top.
+  records.memtable_insert_with_hint_prefix_extractor = std::make_shared<RecordSequencePrefix>();
   records.memtable_prefix_bloom_size_ratio = 0.05;
   records.table_factory = table_options(false);
   records.level_compaction_dynamic_level_bytes = true;
@@ -150,9 +167,12 @@ absl::Status Engine::OpenDb() {
   dedupe_filter_ = std::make_unique<DedupeExpiryFilter>(options_.dedupe_window_ms, options_.now_ms);
   rocksdb::ColumnFamilyOptions dedupe;
   dedupe.write_buffer_size = write_buffer / 2;
-  // Only point lookups and inserts: a hash table of whole keys.
-  dedupe.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(kDedupeKeyBytes));
-  dedupe.memtable_factory.reset(rocksdb::NewHashLinkListRepFactory(HashBuckets(write_buffer / 2)));
+  // Keys are sender-major and a device's client msgids mostly grow, so, as
+  // for records, an insert starts where the device's previous key went in.
+  // Only point lookups, nearly all of them misses: a whole-key bloom filter
+  // on the memtable answers those without searching it. (A hash memtable
+  // inserts as cheaply but sorts everything at flush, on the same 2 cores.)
+  dedupe.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(kDedupeDeviceBytes));
   dedupe.memtable_prefix_bloom_size_ratio = 0.05;
   dedupe.memtable_whole_key_filtering = true;
   dedupe.table_factory = table_options(true);
@@ -163,6 +183,14 @@ absl::Status Engine::OpenDb() {
 
   std::vector<rocksdb::ColumnFamilyDescriptor> families = {
       {rocksdb::kDefaultColumnFamilyName, meta}, {kRecordsCf, records}, {kDedupeCf, dedupe}};
+  std::vector<std::string> existing;  // stays empty for a new database
+  (void)rocksdb::DB::ListColumnFamilies(db_options, options_.data_dir, &existing);
+  const bool has_legacy = std::find(existing.begin(), existing.end(), kLegacyDedupeCf) != existing.end();
+  if (has_legacy) {
+    rocksdb::ColumnFamilyOptions legacy;
+    legacy.table_factory = table_options(true);
+    families.emplace_back(kLegacyDedupeCf, legacy);
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Status s = rocksdb::DB::Open(db_options, options_.data_dir, families, &handles, &db_);
   if (!s.ok()) {
@@ -172,6 +200,9 @@ absl::Status Engine::OpenDb() {
   meta_cf_ = handles[0];
   records_cf_ = handles[1];
   dedupe_cf_ = handles[2];
+  if (has_legacy) {
+    if (absl::Status m = MigrateLegacyDedupe(handles[3]); !m.ok()) return m;
+  }
 
   std::string value;
   s = db_->Get(rocksdb::ReadOptions(), meta_cf_, std::string(kMsgidCounterKey), &value);
@@ -195,6 +226,46 @@ Engine::~Engine() {
     db_->Close();
     delete db_;
   }
+}
+
+absl::Status Engine::MigrateLegacyDedupe(rocksdb::ColumnFamilyHandle* legacy) {
+  // Copies first, drops after: a crash in between copies again on the next
+  // open (the same puts), so no key of the window is ever missing.
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  rocksdb::WriteBatch batch;
+  std::int64_t copied = 0, expired = 0, unreadable = 0;
+  const std::int64_t now = Now();
+  absl::Status status;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), legacy));
+    for (it->SeekToFirst(); it->Valid() && status.ok(); it->Next()) {
+      SeqKey seq;
+      IdempotencyKey key;
+      DedupeEntry entry;
+      if (!ParseLegacyDedupeKey(View(it->key()), &seq, &key) || !DecodeDedupe(View(it->value()), &entry)) {
+        ++unreadable;
+      } else if (now - entry.timestamp_ms > options_.dedupe_window_ms) {
+        ++expired;
+      } else {
+        batch.Put(dedupe_cf_, DedupeKey(seq, key), it->value());
+        ++copied;
+        if (batch.Count() >= kMigrationBatch) {
+          status = FromRocks(db_->Write(write_options, &batch), "copying idempotency keys");
+          batch.Clear();
+        }
+      }
+    }
+    if (status.ok()) status = FromRocks(it->status(), "reading the old idempotency keys");
+  }
+  if (status.ok() && batch.Count() > 0) status = FromRocks(db_->Write(write_options, &batch), "copying idempotency keys");
+  if (status.ok()) status = FromRocks(db_->DropColumnFamily(legacy), "dropping the old idempotency keys");
+  db_->DestroyColumnFamilyHandle(legacy);
+  if (!status.ok()) return status;
+  IM_LOG_INFO(log::Store(),
+              "idempotency keys moved to the sender-major layout: copied={} expired={} unreadable={}", copied,
+              expired, unreadable);
+  return absl::OkStatus();
 }
 
 std::int64_t Engine::Now() const { return options_.now_ms(); }
@@ -576,7 +647,7 @@ void Engine::ApplyTrim(const Trim& trim, rocksdb::WriteBatch* batch) {
   if (count <= kPointDeleteLimit) {
     for (std::int64_t off = h.oldest_offset; off < target; ++off) batch->Delete(records_cf_, RecordKey(trim.seq, off));
   } else {
-    batch->DeleteRange(records_cf_, RecordKey(trim.seq, h.oldest_offset), RecordKey(trim.seq, target));
+    batch->DeleteRange(records_cf_, RecordRangeStart(trim.seq, h.oldest_offset), RecordKey(trim.seq, target));
   }
   h.oldest_offset = target;
   batch->Put(meta_cf_, HeadKey(trim.seq), EncodeCounter(target));

@@ -200,6 +200,9 @@ class Engine {
 
   explicit Engine(EngineOptions options);
   absl::Status OpenDb();
+  // Copies the idempotency keys of a database from before their sender-major
+  // layout into dedupe_cf_ and drops `legacy`.
+  absl::Status MigrateLegacyDedupe(rocksdb::ColumnFamilyHandle* legacy);
   std::int64_t Now() const;
   void Enqueue(Pending pending, std::int64_t appends);
   void WriterLoop();

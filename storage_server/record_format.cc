@@ -52,6 +52,12 @@ bool ParseRecordKey(std::string_view key, SeqKey* seq, std::int64_t* offset) {
   return true;
 }
 
+std::string RecordRangeStart(const SeqKey& seq, std::int64_t offset) {
+  std::string key = RecordKey(seq, offset - 1);
+  key.push_back('\0');
+  return key;
+}
+
 std::string HeadKey(const SeqKey& seq) {
   std::string key(1, kHeadTag);
   PutSeq(&key, seq);
@@ -67,12 +73,22 @@ bool ParseHeadKey(std::string_view key, SeqKey* seq) {
 
 std::string DedupeKey(const SeqKey& seq, const IdempotencyKey& k) {
   std::string key;
-  key.reserve(kSeqPrefixBytes + 24);
-  PutSeq(&key, seq);
+  key.reserve(kDedupeKeyBytes);
   PutI64(&key, k.sender_uid);
   PutI64(&key, k.device_id);
   PutI64(&key, k.client_msgid);
+  PutSeq(&key, seq);
   return key;
+}
+
+bool ParseLegacyDedupeKey(std::string_view key, SeqKey* seq, IdempotencyKey* k) {
+  if (key.size() != kDedupeKeyBytes || !ValidKind(key[0])) return false;
+  seq->kind = static_cast<SeqKind>(key[0]);
+  seq->id = GetI64(key.data() + 1);
+  k->sender_uid = GetI64(key.data() + 9);
+  k->device_id = GetI64(key.data() + 17);
+  k->client_msgid = GetI64(key.data() + 25);
+  return true;
 }
 
 std::string EncodeRecord(const StoredRecord& r) {

@@ -10,7 +10,12 @@
 // removes it); its oldest retained offset is the retention floor, written
 // only when retention trims, else 1. So an append writes its record, its
 // idempotency key and the msgid counter, and nothing per sequence.
-//   dedupe   kind(1) id(8) sender(8) device(8) client_msgid(8) -> Dedupe
+//   idempotency sender(8) device(8) client_msgid(8) kind(1) id(8) -> Dedupe
+//            (sender-major: one device's client msgids mostly grow, so its
+//            keys are appended where its last one went in; see engine.cc)
+// Databases written before that held the same entries in a column family
+// `dedupe` keyed kind(1) id(8) sender(8) device(8) client_msgid(8); the
+// engine copies them over once on open and drops it.
 // Values start with a format version byte (1).
 
 #include <cstdint>
@@ -73,16 +78,25 @@ struct DedupeEntry {
 
 inline constexpr std::size_t kSeqPrefixBytes = 9;   // kind + id
 inline constexpr std::size_t kRecordKeyBytes = 17;  // kind + id + offset
-inline constexpr std::size_t kDedupeKeyBytes = 33;  // kind + id + sender + device + client msgid
+inline constexpr std::size_t kDedupeKeyBytes = 33;  // sender + device + client msgid + kind + id
+inline constexpr std::size_t kDedupeDeviceBytes = 16;  // the sender + device prefix of a dedupe key
 inline constexpr char kHeadTag = 'h';
 inline constexpr std::string_view kMsgidCounterKey = "c";
 
 std::string RecordKey(const SeqKey& seq, std::int64_t offset);
 /// Splits a record key; false if `key` is not one.
 bool ParseRecordKey(std::string_view key, SeqKey* seq, std::int64_t* offset);
+/// A key that sorts after every record key of `seq` below `offset` and right
+/// before RecordKey(seq, offset), and is no record key itself (18 bytes): the
+/// start of a range tombstone, kept out of the memtable's insert hints.
+/// offset >= 1.
+std::string RecordRangeStart(const SeqKey& seq, std::int64_t offset);
 std::string HeadKey(const SeqKey& seq);
 bool ParseHeadKey(std::string_view key, SeqKey* seq);
 std::string DedupeKey(const SeqKey& seq, const IdempotencyKey& key);
+/// Splits a dedupe key of the old `dedupe` column family (sequence first);
+/// false if `key` is not one.
+bool ParseLegacyDedupeKey(std::string_view key, SeqKey* seq, IdempotencyKey* idempotency_key);
 
 /// `offset` is not stored in the value (it is in the key).
 std::string EncodeRecord(const StoredRecord& record);

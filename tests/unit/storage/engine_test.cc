@@ -1,8 +1,10 @@
 // The storage engine on a real RocksDB in a temp dir: offsets, linkage,
-// concurrency, idempotency, pagination, retention, restarts, bad input.
+// concurrency, idempotency, pagination, retention, restarts, bad input, the
+// move of idempotency keys to their sender-major layout.
 #include "storage_server/engine.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include <atomic>
 #include <future>
@@ -232,6 +234,63 @@ TEST_F(EngineTest, IdempotentRetryReturnsTheOriginalAndWritesNothing) {
   EXPECT_EQ(expired.offset, 3);
 }
 
+// The idempotency-key layout before the sender-major one: sequence first.
+std::string LegacyDedupeKey(const SeqKey& seq, const IdempotencyKey& k) {
+  std::string key(1, static_cast<char>(seq.kind));
+  for (int64_t v : {seq.id, k.sender_uid, k.device_id, k.client_msgid}) {
+    for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>((v >> shift) & 0xff));
+  }
+  return key;
+}
+
+TEST_F(EngineTest, IdempotencyKeysOfAnOldDatabaseAreMovedAndStillHonoured) {
+  Open();
+  const IdempotencyKey key{42, 7, 9001}, stale_key{42, 7, 1};
+  const AppendResult original = engine_->Append(Make(kBob, "hi", key));
+  ASSERT_TRUE(original.status.ok());
+  engine_.reset();
+
+  // Turn the database into one of the old layout: its idempotency key moves
+  // to a `dedupe` column family under the old key, next to a key past the
+  // window and a key of the wrong size.
+  {
+    rocksdb::DBOptions db_options;
+    db_options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, {}}, {"records", {}}, {"idempotency", {}}, {"dedupe", {}}};
+    std::vector<rocksdb::ColumnFamilyHandle*> cf;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(db_options, Options().data_dir, families, &cf, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string entry;
+    ASSERT_TRUE(db->Get({}, cf[2], DedupeKey(kBob, key), &entry).ok());
+    ASSERT_TRUE(db->Delete({}, cf[2], DedupeKey(kBob, key)).ok());
+    ASSERT_TRUE(db->Put({}, cf[3], LegacyDedupeKey(kBob, key), entry).ok());
+    const std::string stale = EncodeDedupe({99, 99, 98, now_ms_ - Options().dedupe_window_ms - 1});
+    ASSERT_TRUE(db->Put({}, cf[3], LegacyDedupeKey(kBob, stale_key), stale).ok());
+    ASSERT_TRUE(db->Put({}, cf[3], "short", entry).ok());
+    for (auto* handle : cf) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+    ASSERT_TRUE(db->Close().ok());
+  }
+
+  Open();
+  AppendResult retry = engine_->Append(Make(kBob, "hi", key));
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.msgid, original.msgid);
+  EXPECT_EQ(retry.offset, original.offset);
+  AppendResult after_stale = engine_->Append(Make(kBob, "old", stale_key));
+  EXPECT_FALSE(after_stale.duplicate);
+  EXPECT_EQ(after_stale.offset, 2);
+  engine_.reset();
+
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies({}, Options().data_dir, &names).ok());
+  EXPECT_EQ(std::count(names.begin(), names.end(), "dedupe"), 0);
+  Open();
+  EXPECT_TRUE(engine_->Append(Make(kBob, "hi", key)).duplicate);
+  EXPECT_EQ(ReadAll(kBob).size(), 2u);
+}
+
 TEST_F(EngineTest, RestartContinuesOffsetsAndMsgids) {
   Open();
   AppendResult last;
@@ -372,6 +431,11 @@ TEST_F(EngineTest, RetentionByAgeNeverRemovesTheNewestRecord) {
   auto bob = engine_->Read(kBob, 0, 100);  // expired, but the newest record stays
   EXPECT_EQ(bob->info.oldest_offset, 1);
   EXPECT_EQ(bob->records.size(), 1u);
+  // Appends after a range trim go on from the newest record.
+  for (int i = 0; i < 3; ++i) engine_->Append(Make(kAlice, "newer"));
+  const auto all = ReadAll(kAlice);
+  ASSERT_EQ(all.size(), 6u);
+  ExpectLinked(all, 401);
 }
 
 TEST_F(EngineTest, BackgroundRetentionRunsWithoutBlockingAppends) {

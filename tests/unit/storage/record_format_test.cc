@@ -64,8 +64,34 @@ TEST(RecordFormatTest, DedupeAndCounterRoundTrip) {  DedupeEntry d{5, 6, 4, 77};
   ASSERT_TRUE(ParseHeadKey(HeadKey({SeqKind::kGroup, 9}), &seq));
   EXPECT_EQ(seq, (SeqKey{SeqKind::kGroup, 9}));
   EXPECT_FALSE(ParseHeadKey(std::string(kMsgidCounterKey), &seq));
+  // A range start sorts between offset - 1 and offset of its sequence, and is no record key.
+  const std::string start = RecordRangeStart({SeqKind::kPeer, 3}, 256);
+  EXPECT_LT(RecordKey({SeqKind::kPeer, 3}, 255), start);
+  EXPECT_LT(start, RecordKey({SeqKind::kPeer, 3}, 256));
+  EXPECT_LT(RecordKey({SeqKind::kPeer, 2}, INT64_MAX), RecordRangeStart({SeqKind::kPeer, 3}, 1));
+  int64_t parsed_offset = 0;
+  EXPECT_FALSE(ParseRecordKey(start, &seq, &parsed_offset));
   // The key of a peer copy and of a receiver copy with the same idempotency key differ.
   EXPECT_NE(DedupeKey({SeqKind::kPeer, 1}, {1, 2, 3}), DedupeKey({SeqKind::kPeer, 2}, {1, 2, 3}));
+  // Sender-major: one device's keys share a prefix and sort by client msgid.
+  const std::string k1 = DedupeKey({SeqKind::kGroup, 9}, {1, 2, 3});
+  const std::string k2 = DedupeKey({SeqKind::kPeer, 1}, {1, 2, 4});
+  ASSERT_EQ(k1.size(), kDedupeKeyBytes);
+  EXPECT_EQ(k1.substr(0, kDedupeDeviceBytes), k2.substr(0, kDedupeDeviceBytes));
+  EXPECT_LT(k1, k2);
+  EXPECT_NE(DedupeKey({SeqKind::kPeer, 1}, {1, 3, 3}).substr(0, kDedupeDeviceBytes), k1.substr(0, kDedupeDeviceBytes));
+  // The old layout (sequence first) parses back; anything else does not.
+  IdempotencyKey parsed;
+  std::string legacy(1, '\1');
+  for (int64_t v : {9, 1, 2, 3}) legacy.append(std::string(7, '\0') + static_cast<char>(v));
+  ASSERT_TRUE(ParseLegacyDedupeKey(legacy, &seq, &parsed));
+  EXPECT_EQ(seq, (SeqKey{SeqKind::kGroup, 9}));
+  EXPECT_EQ(parsed.sender_uid, 1);
+  EXPECT_EQ(parsed.device_id, 2);
+  EXPECT_EQ(parsed.client_msgid, 3);
+  EXPECT_FALSE(ParseLegacyDedupeKey(legacy.substr(1), &seq, &parsed));
+  legacy[0] = '\7';
+  EXPECT_FALSE(ParseLegacyDedupeKey(legacy, &seq, &parsed));
 }
 
 TEST(ShardMapTest, IdModuloShardCount) {
