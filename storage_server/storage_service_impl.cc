@@ -9,9 +9,22 @@ namespace {
 
 const char* KindName(SeqKind kind) { return kind == SeqKind::kGroup ? "gid" : "uid"; }
 
-std::optional<IdempotencyKey> KeyFrom(bool has, const rpc::IdempotencyKey& k) {
-  if (!has) return std::nullopt;
-  return IdempotencyKey{k.sender_uid(), k.device_id(), k.client_msgid()};
+// An engine append of `seq` from any request message with the sender, cmd,
+// raw and idempotency-key fields (SavePeerMessage, SaveGroupMessage and the
+// appends of SaveBatch all have them).
+template <typename Message>
+AppendRequest AppendFrom(const SeqKey& seq, const Message& in) {
+  AppendRequest a;
+  a.seq = seq;
+  a.sender_uid = in.sender_uid();
+  a.device_id = in.device_id();
+  a.cmd = in.cmd();
+  a.raw = in.raw();
+  if (in.has_idempotency_key()) {
+    const rpc::IdempotencyKey& k = in.idempotency_key();
+    a.idempotency_key = IdempotencyKey{k.sender_uid(), k.device_id(), k.client_msgid()};
+  }
+  return a;
 }
 
 void FillReply(const AppendResult& r, rpc::SaveReply* reply) {
@@ -67,27 +80,13 @@ grpc::ServerUnaryReactor* StorageServiceImpl::SaveOne(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* StorageServiceImpl::SavePeerMessage(grpc::CallbackServerContext* context,
                                                               const rpc::SavePeerMessageRequest* request,
                                                               rpc::SaveReply* reply) {
-  AppendRequest a;
-  a.seq = {SeqKind::kPeer, request->uid()};
-  a.sender_uid = request->sender_uid();
-  a.device_id = request->device_id();
-  a.cmd = request->cmd();
-  a.raw = request->raw();
-  a.idempotency_key = KeyFrom(request->has_idempotency_key(), request->idempotency_key());
-  return SaveOne(context, std::move(a), reply);
+  return SaveOne(context, AppendFrom({SeqKind::kPeer, request->uid()}, *request), reply);
 }
 
 grpc::ServerUnaryReactor* StorageServiceImpl::SaveGroupMessage(grpc::CallbackServerContext* context,
                                                                const rpc::SaveGroupMessageRequest* request,
                                                                rpc::SaveReply* reply) {
-  AppendRequest a;
-  a.seq = {SeqKind::kGroup, request->gid()};
-  a.sender_uid = request->sender_uid();
-  a.device_id = request->device_id();
-  a.cmd = request->cmd();
-  a.raw = request->raw();
-  a.idempotency_key = KeyFrom(request->has_idempotency_key(), request->idempotency_key());
-  return SaveOne(context, std::move(a), reply);
+  return SaveOne(context, AppendFrom({SeqKind::kGroup, request->gid()}, *request), reply);
 }
 
 grpc::ServerUnaryReactor* StorageServiceImpl::SaveBatch(grpc::CallbackServerContext* context,
@@ -107,19 +106,13 @@ grpc::ServerUnaryReactor* StorageServiceImpl::SaveBatch(grpc::CallbackServerCont
   positions.reserve(n);
   for (int i = 0; i < n; ++i) {
     const rpc::AppendRequest& in = request->appends(i);
-    AppendRequest a;
-    a.seq = {static_cast<SeqKind>(in.seq().kind()), in.seq().id()};
-    if (absl::Status s = CheckOwned(a.seq); !s.ok()) {
+    const SeqKey seq{static_cast<SeqKind>(in.seq().kind()), in.seq().id()};
+    if (absl::Status s = CheckOwned(seq); !s.ok()) {
       reply->mutable_results(i)->set_status(static_cast<int>(s.code()));
       reply->mutable_results(i)->set_error(std::string(s.message()));
       continue;
     }
-    a.sender_uid = in.sender_uid();
-    a.device_id = in.device_id();
-    a.cmd = in.cmd();
-    a.raw = in.raw();
-    a.idempotency_key = KeyFrom(in.has_idempotency_key(), in.idempotency_key());
-    appends.push_back(std::move(a));
+    appends.push_back(AppendFrom(seq, in));
     positions.push_back(i);
   }
   auto* reactor = context->DefaultReactor();
