@@ -7,6 +7,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "common/base/token_bucket.h"
+
 namespace im::access {
 
 class RateLimiter {
@@ -19,14 +21,10 @@ class RateLimiter {
   bool Allow(std::int64_t uid, Clock::time_point now = Clock::now());
 
  private:
-  struct Bucket {
-    double tokens;
-    Clock::time_point last;
-  };
   static constexpr int kShards = 16;
   struct Shard {
     std::mutex mu;
-    std::unordered_map<std::int64_t, Bucket> buckets;  // guarded by mu
+    std::unordered_map<std::int64_t, base::TokenBucket> buckets;  // guarded by mu
     Clock::time_point last_sweep{};
   };
 

@@ -12,21 +12,12 @@ bool RateLimiter::Allow(const std::string& key, Clock::time_point now) {
   if (buckets_.size() >= max_keys_ && buckets_.find(key) == buckets_.end()) {
     // Forget buckets that have refilled completely: they hold no state.
     for (auto it = buckets_.begin(); it != buckets_.end();) {
-      const double elapsed = std::chrono::duration<double>(now - it->second.updated).count();
-      it = it->second.tokens + elapsed * rate_per_s_ >= burst_ ? buckets_.erase(it) : std::next(it);
+      it = it->second.FullAt(rate_per_s_, burst_, now) ? buckets_.erase(it) : std::next(it);
     }
     if (buckets_.size() >= max_keys_) return false;  // under attack from many addresses: refuse new ones
   }
-  auto [it, inserted] = buckets_.try_emplace(key, Bucket{burst_, now});
-  Bucket& b = it->second;
-  if (!inserted) {
-    const double elapsed = std::chrono::duration<double>(now - b.updated).count();
-    b.tokens = std::min(burst_, b.tokens + std::max(0.0, elapsed) * rate_per_s_);
-    b.updated = now;
-  }
-  if (b.tokens < 1.0) return false;
-  b.tokens -= 1.0;
-  return true;
+  auto it = buckets_.try_emplace(key, base::TokenBucket::Full(burst_, now)).first;
+  return it->second.Take(rate_per_s_, burst_, now);
 }
 
 }  // namespace im::admin

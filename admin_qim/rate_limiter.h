@@ -7,6 +7,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "common/base/token_bucket.h"
+
 namespace im::admin {
 
 /// Thread safe.
@@ -21,15 +23,11 @@ class RateLimiter {
   bool Allow(const std::string& key, Clock::time_point now = Clock::now());
 
  private:
-  struct Bucket {
-    double tokens;
-    Clock::time_point updated;
-  };
   const double rate_per_s_;
   const double burst_;
   const std::size_t max_keys_;
   std::mutex mu_;
-  std::unordered_map<std::string, Bucket> buckets_;  // guarded by mu_
+  std::unordered_map<std::string, base::TokenBucket> buckets_;  // guarded by mu_
 };
 
 }  // namespace im::admin
