@@ -148,12 +148,7 @@ absl::StatusOr<std::unique_ptr<daemon::Daemon>> CreateAccessServer(const AccessC
 }
 
 int Main(int argc, char** argv) {
-  AccessConfig config;
-  daemon::DaemonSpec spec;
-  spec.name = "access_server";
-  spec.declare_config = [&](config::Schema& schema) { DeclareConfig(schema, &config); };
-  spec.create = [&](const daemon::DaemonContext& context) { return CreateAccessServer(config, context); };
-  return daemon::RunDaemon(argc, argv, spec);
+  return daemon::RunDaemonWithConfig<AccessConfig>(argc, argv, "access_server", DeclareConfig, CreateAccessServer);
 }
 
 }  // namespace im::access

@@ -104,14 +104,11 @@ void AdminServer::Stop() {
 }
 
 int Main(int argc, char** argv) {
-  AdminConfig config;
-  daemon::DaemonSpec spec;
-  spec.name = "admin_qim";
-  spec.declare_config = [&](config::Schema& schema) { DeclareAdminConfig(schema, &config); };
-  spec.create = [&](const daemon::DaemonContext& context) -> absl::StatusOr<std::unique_ptr<daemon::Daemon>> {
-    return std::make_unique<AdminServer>(config, context);
-  };
-  return daemon::RunDaemon(argc, argv, spec);
+  return daemon::RunDaemonWithConfig<AdminConfig>(
+      argc, argv, "admin_qim", DeclareAdminConfig,
+      [](const AdminConfig& config, const daemon::DaemonContext& context) {
+        return std::make_unique<AdminServer>(config, context);
+      });
 }
 
 }  // namespace im::admin

@@ -410,12 +410,7 @@ absl::StatusOr<std::unique_ptr<daemon::Daemon>> CreateNotifyServer(const NotifyC
 }
 
 int Main(int argc, char** argv) {
-  NotifyConfig config;
-  daemon::DaemonSpec spec;
-  spec.name = "notify_server";
-  spec.declare_config = [&](config::Schema& schema) { DeclareConfig(schema, &config); };
-  spec.create = [&](const daemon::DaemonContext& context) { return CreateNotifyServer(config, context); };
-  return daemon::RunDaemon(argc, argv, spec);
+  return daemon::RunDaemonWithConfig<NotifyConfig>(argc, argv, "notify_server", DeclareConfig, CreateNotifyServer);
 }
 
 }  // namespace im::notify

@@ -111,12 +111,7 @@ absl::StatusOr<std::unique_ptr<daemon::Daemon>> CreateRouteServer(const RouteCon
 }
 
 int Main(int argc, char** argv) {
-  RouteConfig config;
-  daemon::DaemonSpec spec;
-  spec.name = "route_server";
-  spec.declare_config = [&](config::Schema& schema) { DeclareConfig(schema, &config); };
-  spec.create = [&](const daemon::DaemonContext& context) { return CreateRouteServer(config, context); };
-  return daemon::RunDaemon(argc, argv, spec);
+  return daemon::RunDaemonWithConfig<RouteConfig>(argc, argv, "route_server", DeclareConfig, CreateRouteServer);
 }
 
 }  // namespace im::route

@@ -103,14 +103,11 @@ void StorageServer::Stop() {
 }
 
 int Main(int argc, char** argv) {
-  StorageConfig config;
-  daemon::DaemonSpec spec;
-  spec.name = "storage_server";
-  spec.declare_config = [&](config::Schema& schema) { DeclareStorageConfig(schema, &config); };
-  spec.create = [&](const daemon::DaemonContext& context) -> absl::StatusOr<std::unique_ptr<daemon::Daemon>> {
-    return std::make_unique<StorageServer>(config, context.registry);
-  };
-  return daemon::RunDaemon(argc, argv, spec);
+  return daemon::RunDaemonWithConfig<StorageConfig>(
+      argc, argv, "storage_server", DeclareStorageConfig,
+      [](const StorageConfig& config, const daemon::DaemonContext& context) {
+        return std::make_unique<StorageServer>(config, context.registry);
+      });
 }
 
 }  // namespace im::storage

@@ -147,12 +147,7 @@ absl::StatusOr<std::unique_ptr<daemon::Daemon>> CreateSyncServer(const SyncConfi
 }
 
 int Main(int argc, char** argv) {
-  SyncConfig config;
-  daemon::DaemonSpec spec;
-  spec.name = "sync_server";
-  spec.declare_config = [&](config::Schema& schema) { DeclareConfig(schema, &config); };
-  spec.create = [&](const daemon::DaemonContext& context) { return CreateSyncServer(config, context); };
-  return daemon::RunDaemon(argc, argv, spec);
+  return daemon::RunDaemonWithConfig<SyncConfig>(argc, argv, "sync_server", DeclareConfig, CreateSyncServer);
 }
 
 }  // namespace im::sync

@@ -5,7 +5,7 @@
 //
 //   int main(int argc, char** argv) { return im::storage::Main(argc, argv); }
 //
-// and its Main() calls RunDaemon() with a spec.
+// and its Main() calls RunDaemon() with a spec, or RunDaemonWithConfig().
 
 #include <atomic>
 #include <chrono>
@@ -79,5 +79,20 @@ struct DaemonSpec {
 /// code: 0 after a clean stop, 1 when start-up fails, 2 for a bad config.
 /// A second SIGINT/SIGTERM while draining exits at once.
 int RunDaemon(int argc, char** argv, const DaemonSpec& spec);
+
+/// RunDaemon() for a daemon configured by one struct: `declare(schema,
+/// &config)` binds its keys, `create(config, context)` makes the daemon once
+/// the config is loaded and valid.
+template <typename Config, typename Declare, typename Create>
+int RunDaemonWithConfig(int argc, char** argv, std::string name, Declare declare, Create create) {
+  Config config;
+  DaemonSpec spec;
+  spec.name = std::move(name);
+  spec.declare_config = [&](config::Schema& schema) { declare(schema, &config); };
+  spec.create = [&](const DaemonContext& context) -> absl::StatusOr<std::unique_ptr<Daemon>> {
+    return create(config, context);
+  };
+  return RunDaemon(argc, argv, spec);
+}
 
 }  // namespace im::daemon
