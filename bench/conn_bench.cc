@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "common/auth/token_store.h"
+#include "common/http/http_client.h"
 #include "common/net/client_protocol.h"
 #include "common/net/frame_codec.h"
 #include "common/redis/redis_client.h"
@@ -309,6 +310,22 @@ long RssKiB(pid_t pid) {
   return -1;
 }
 
+// Deliveries route_server dropped because a notify node's queue was full,
+// from its /metrics; -1 if that cannot be read.
+long long RouteDropped(int admin_port) {
+  im::http::FetchResult metrics;
+  std::string error;
+  if (!im::http::Fetch("http://127.0.0.1:" + std::to_string(admin_port), "GET", "/metrics", "", 2000, &metrics,
+                       &error) ||
+      metrics.status != 200) {
+    return -1;
+  }
+  const std::string name = "im_route_presence{what=\"dropped_messages\"} ";
+  const auto at = metrics.body.find(name);
+  if (at == std::string::npos) return -1;
+  return std::atoll(metrics.body.c_str() + at + name.size());
+}
+
 double CpuSeconds(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
   std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -395,8 +412,9 @@ int RunDriver(const Args& a, const char* self) {
   auto access = builder.BuildAndStart();
 
   const int route_port = FreePort() + 1;
+  const int route_admin_port = FreePort() + 3;
   Child route = Spawn({a.route_bin, "--server.listen", "127.0.0.1:" + std::to_string(route_port), "--admin.listen",
-                       "127.0.0.1:0"},
+                       "127.0.0.1:" + std::to_string(route_admin_port)},
                       false, dir + "/route.log");
   if (!WaitPort(route_port)) return 1;
   const int notify_port = FreePort() + 2;
@@ -490,21 +508,27 @@ int RunDriver(const Args& a, const char* self) {
   std::this_thread::sleep_for(std::chrono::seconds(a.push_s));
   stop = true;
   for (auto& t : publishers) t.join();
-  // Let in-flight deliveries land, then count.
+  // Let the pushes still queued in route_server and notify_server land: count
+  // until nothing new has arrived for a second (at most 60 s); the rate is
+  // over the time to the last arrival.
   Totals after = Poll(workers, "STATS");
-  for (int i = 0; i < 50; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto last_arrival = Clock::now();
+  while (Clock::now() - last_arrival < std::chrono::seconds(1) && Clock::now() - p0 < std::chrono::seconds(a.push_s + 60)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
     Totals again = Poll(workers, "STATS");
-    if (again.pushes == after.pushes) break;
+    if (again.pushes != after.pushes) last_arrival = Clock::now();
     after = again;
   }
-  const double push_wall = std::chrono::duration<double>(Clock::now() - p0).count();
-  const double push_cpu = (CpuSeconds(notify.pid) - push_cpu0) / push_wall * 100.0;
-  const double route_cpu = (CpuSeconds(route.pid) - route_cpu0) / push_wall * 100.0;
+  const double push_wall = std::chrono::duration<double>(last_arrival - p0).count();
+  const double cpu_wall = std::chrono::duration<double>(Clock::now() - p0).count();
+  const double push_cpu = (CpuSeconds(notify.pid) - push_cpu0) / cpu_wall * 100.0;
+  const double route_cpu = (CpuSeconds(route.pid) - route_cpu0) / cpu_wall * 100.0;
   double workers_cpu = -workers_cpu0;
   for (auto& w : workers) workers_cpu += CpuSeconds(w.pid);
-  workers_cpu = workers_cpu / push_wall * 100.0;
+  workers_cpu = workers_cpu / cpu_wall * 100.0;
   const long rss_push = RssKiB(notify.pid);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // route updates its gauges every second
+  const long long route_dropped = RouteDropped(route_admin_port);
   const Totals final_totals = Poll(workers, "QUIT");
 
   std::printf("conn_bench: %d connections over %zu worker processes (127.0.0.2..%zu), notify_server %d io threads\n",
@@ -519,6 +543,8 @@ int RunDriver(const Args& a, const char* self) {
               a.users_per_notification, published.load(), a.push_s, after.pushes, push_wall, after.pushes / push_wall, push_cpu, rss_push);
   std::printf("  CPU during the push phase: route_server %.0f%%, client workers %.0f%%\n", route_cpu, workers_cpu);
   std::printf("  connections closed during the run: %lld\n", final_totals.closed);
+  std::printf("  route_server shed %lld deliveries (a notify node's queue full; clients repair by pull)\n",
+              route_dropped);
 
   for (auto& w : workers) waitpid(w.pid, nullptr, 0);
   kill(notify.pid, SIGTERM);
