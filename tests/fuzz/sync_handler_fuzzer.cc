@@ -37,8 +37,9 @@ struct World {
   World() {
     std::string address;
     server = fuzz::ServeFakeAccess(&access_service, &address);
-    access = std::make_unique<sync::AccessClient>(std::vector<std::string>{address},
-                                                  5000);
+    sync::AccessClient::Options options;
+    options.addresses = {address};
+    access = std::make_unique<sync::AccessClient>(std::move(options));
     handler = std::make_unique<sync::SyncSessionHandler>(access.get(), nullptr, 16 << 10);
   }
   fuzz::FakeAccess access_service;
