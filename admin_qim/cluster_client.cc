@@ -10,9 +10,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <sstream>
 
 #include "common/http/http_client.h"
+#include "common/http/prometheus_text.h"
 #include "common/rpc/grpc_util.h"
 #include "proto/access.grpc.pb.h"
 #include "proto/route.grpc.pb.h"
@@ -144,22 +144,6 @@ bool ProbeTcp(const std::string& host, int port, int timeout_ms) {
   return ok;
 }
 
-std::optional<double> FindSample(const std::string& exposition, const std::string& series) {
-  std::istringstream lines(exposition);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.size() <= series.size() || line.compare(0, series.size(), series) != 0 || line[series.size()] != ' ') {
-      continue;
-    }
-    const char* start = line.c_str() + series.size() + 1;
-    char* end = nullptr;
-    const double value = std::strtod(start, &end);
-    if (end == start || (*end != '\0' && *end != ' ')) return std::nullopt;
-    return value;
-  }
-  return std::nullopt;
-}
-
 AdminScrape ScrapeAdminEndpoint(const std::string& admin_endpoint, int server_type, int timeout_ms) {
   AdminScrape out;
   const std::string base = "http://" + admin_endpoint;
@@ -179,7 +163,7 @@ AdminScrape ScrapeAdminEndpoint(const std::string& admin_endpoint, int server_ty
     if (out.error.empty()) out.error = error;
     return out;
   }
-  if (auto value = FindSample(metrics.body, series); metrics.status == 200 && value) {
+  if (auto value = http::FindSample(metrics.body, series); metrics.status == 200 && value) {
     out.connections = static_cast<std::int64_t>(*value);
   } else if (out.error.empty()) {
     out.error = std::string("/metrics has no ") + series;

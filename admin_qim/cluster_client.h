@@ -8,7 +8,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,10 +74,5 @@ struct AdminScrape {
 /// Scrapes /healthz and /metrics of a notify_server (server_type 1) or a
 /// sync_server (2). Thread safe; blocks up to about 3 × timeout_ms.
 AdminScrape ScrapeAdminEndpoint(const std::string& admin_endpoint, int server_type, int timeout_ms);
-
-/// The value of the first sample named exactly `series` (name plus label
-/// set as the exposition writes it, e.g. `im_notify_state{what="connections"}`)
-/// in a Prometheus text exposition; nullopt when absent or not a number.
-std::optional<double> FindSample(const std::string& exposition, const std::string& series);
 
 }  // namespace im::admin

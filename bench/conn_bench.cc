@@ -36,6 +36,7 @@
 
 #include "common/auth/token_store.h"
 #include "common/http/http_client.h"
+#include "common/http/prometheus_text.h"
 #include "common/net/client_protocol.h"
 #include "common/net/frame_codec.h"
 #include "common/redis/redis_client.h"
@@ -320,10 +321,8 @@ long long RouteDropped(int admin_port) {
       metrics.status != 200) {
     return -1;
   }
-  const std::string name = "im_route_presence{what=\"dropped_messages\"} ";
-  const auto at = metrics.body.find(name);
-  if (at == std::string::npos) return -1;
-  return std::atoll(metrics.body.c_str() + at + name.size());
+  const auto dropped = im::http::FindSample(metrics.body, "im_route_presence{what=\"dropped_messages\"}");
+  return dropped ? static_cast<long long>(*dropped) : -1;
 }
 
 double CpuSeconds(pid_t pid) {

@@ -1,6 +1,7 @@
 // HttpApi over AdminOps with in-memory fakes: routing, auth, JSON errors,
 // and that a rejected request reaches no store.
 #include "admin_qim/http_api.h"
+#include "common/http/prometheus_text.h"
 #include "tests/unit/admin/admin_fakes.h"
 
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@ namespace {
 using fakes::FakeCluster;
 using fakes::FakeRedis;
 using fakes::FakeStore;
+using http::FindSample;
 
 using nlohmann::json;
 
